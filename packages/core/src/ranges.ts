@@ -45,8 +45,8 @@ export function assertByteRange(range: unknown, what = 'range'): asserts range i
 
 function describe(value: unknown): string {
   try {
-    const json: string | undefined = JSON.stringify(value);
-    return json ?? String(value);
+    const json = JSON.stringify(value) as string | undefined;
+    return json === undefined ? String(value) : json;
   } catch {
     return String(value);
   }

@@ -1,0 +1,204 @@
+import { fc, test } from '@fast-check/vitest';
+import { bytesEqual, isGosyncError } from '@gosync/core';
+import { describe, expect, it } from 'vitest';
+import { weakSum } from './rollsum32.js';
+import { WeakScanner } from './weak-scanner.js';
+import { WeakSumFilter } from './weak-sum-filter.js';
+import { zsyncRsumMask } from './zsync-rsum.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+interface Hit {
+  offset: number;
+  sum: number;
+}
+
+/** Naive model: recompute the sum at every candidate offset; jump when `jump(offset)` says so. */
+function naiveScan(
+  data: Uint8Array,
+  w: number,
+  filter: WeakSumFilter,
+  jump: (offset: number) => number,
+): Hit[] {
+  const hits: Hit[] = [];
+  let p = 0;
+  while (p + w <= data.length) {
+    const sum = weakSum(data.subarray(p, p + w));
+    if (filter.has(sum)) {
+      hits.push({ offset: p, sum: (sum & filter.mask) >>> 0 });
+      const n = jump(p);
+      if (n > 0) {
+        p += n;
+        continue;
+      }
+    }
+    p++;
+  }
+  return hits;
+}
+
+function scanInPieces(
+  data: Uint8Array,
+  w: number,
+  filter: WeakSumFilter,
+  cuts: readonly number[],
+  jump: (offset: number) => number,
+): Hit[] {
+  const scanner = new WeakScanner({ windowSize: w, filter });
+  const hits: Hit[] = [];
+  const points = [...new Set(cuts.map((c) => Math.min(c, data.length)))].sort((x, y) => x - y);
+  let prev = 0;
+  for (const c of [...points, data.length]) {
+    scanner.update(data.subarray(prev, c), (offset, sum, buffer, index) => {
+      expect(bytesEqual(buffer.subarray(index, index + w), data.subarray(offset, offset + w))).toBe(true);
+      hits.push({ offset, sum });
+      return jump(offset);
+    });
+    prev = c;
+  }
+  expect(scanner.position).toBe(data.length);
+  return hits;
+}
+
+describe('WeakScanner', () => {
+  it('finds the canonical go-sync matches (block size 4)', () => {
+    const reference = text('The quick brown fox jumped over the lazy dog');
+    const local = text('The qwik brown fox jumped 0v3r the lazy');
+    const sums: number[] = [];
+    for (let i = 0; i + 4 <= reference.length; i += 4) sums.push(weakSum(reference.subarray(i, i + 4)));
+    const filter = WeakSumFilter.from(sums);
+    const blocksBySum = new Map<number, number[]>();
+    sums.forEach((s, i) => blocksBySum.set(s, [...(blocksBySum.get(s) ?? []), i]));
+    const matches: [number, number][] = [];
+    new WeakScanner({ windowSize: 4, filter }).update(local, (offset, sum, buffer, index) => {
+      const window = buffer.subarray(index, index + 4);
+      const block = blocksBySum.get(sum)?.find((b) => bytesEqual(reference.subarray(b * 4, b * 4 + 4), window));
+      if (block === undefined) return 0;
+      matches.push([offset, block]);
+      return 4;
+    });
+    expect(matches).toEqual([[0, 0], [7, 2], [11, 3], [15, 4], [19, 5], [31, 8], [35, 9]]);
+  });
+
+  it('does not have go-sync’s ring-buffer wrap bug', () => {
+    const reference = text('bacbabacacbcbababccaaaccbacbccc');
+    const local = text('bababacacbcababccaaaccbacbaccc');
+    const w = 5;
+    const sums: number[] = [];
+    for (let i = 0; i + w <= reference.length; i += w) sums.push(weakSum(reference.subarray(i, i + w)));
+    const filter = WeakSumFilter.from(sums, { bitsPerEntry: 1024 });
+    for (let cut = 0; cut <= local.length; cut++) {
+      const got = scanInPieces(local, w, filter, [cut, cut + 3], () => 0);
+      const want = naiveScan(local, w, filter, () => 0);
+      expect(got).toEqual(want);
+    }
+  });
+
+  it('reports offsets beyond 4 GiB exactly', () => {
+    const w = 8;
+    const block = text('ABCDEFGH');
+    const filter = WeakSumFilter.from([weakSum(block)]);
+    const scanner = new WeakScanner({ windowSize: w, filter });
+    const zeros = new Uint8Array(1 << 20);
+    const offsets: number[] = [];
+    // Feed 4 GiB + 1 MiB of zeros cheaply by skipping: a hit's return value jumps the scanner.
+    scanner.update(block, (offset) => {
+      offsets.push(offset);
+      return 2 ** 32; // jump 4 GiB ahead
+    });
+    for (let fed = 0; fed < 2 ** 32; fed += zeros.length) scanner.update(zeros, () => undefined);
+    scanner.update(block, (offset) => {
+      offsets.push(offset);
+    });
+    expect(offsets).toEqual([0, 2 ** 32 + 8]);
+  }, 60_000);
+
+  it('rejects a bad window size and a bad advance', () => {
+    const filter = WeakSumFilter.from([weakSum(text('ab'))]);
+    let caught: unknown;
+    try {
+      new WeakScanner({ windowSize: 0, filter });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isGosyncError(caught, 'ERR_ROLLSUM_INVALID_OPTION')).toBe(true);
+    caught = undefined;
+    try {
+      new WeakScanner({ windowSize: 2, filter }).update(text('abab'), () => -1);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isGosyncError(caught, 'ERR_ROLLSUM_INVALID_OPTION')).toBe(true);
+  });
+
+  it('reset starts a new stream at offset 0', () => {
+    const filter = WeakSumFilter.from([weakSum(text('cd'))]);
+    const scanner = new WeakScanner({ windowSize: 2, filter });
+    const seen: number[] = [];
+    scanner.update(text('abc'), (o) => { seen.push(o); });
+    scanner.reset().update(text('cd'), (o) => { seen.push(o); });
+    expect(seen).toEqual([0]);
+    expect(scanner.position).toBe(2);
+  });
+
+  test.prop([
+    fc.uint8Array({ minLength: 0, maxLength: 1500 }).map((d) => d.map((x) => x & 3)),
+    fc.integer({ min: 1, max: 64 }),
+    fc.array(fc.nat({ max: 1500 }), { maxLength: 8 }),
+    fc.array(fc.nat({ max: 1500 }), { maxLength: 20 }),
+    fc.integer({ min: 0, max: 3 }),
+  ])(
+    'equals the naive model for any buffer split, filter and jump policy',
+    (data, w, cuts, picks, jumpKind) => {
+      // Filter: sums of windows picked from the data (real hits) plus a few random ones.
+      const sums = picks.filter((p) => p + w <= data.length).map((p) => weakSum(data.subarray(p, p + w)));
+      sums.push(0x12345678, 0);
+      const mask = jumpKind === 3 ? zsyncRsumMask(2) : 0xffffffff;
+      const filter = WeakSumFilter.from(sums, { mask, bitsPerEntry: 4 });
+      const jump = (offset: number): number =>
+        jumpKind === 0 ? 0 : jumpKind === 1 ? w : offset % 3 === 0 ? w + (offset % 5) : 0;
+      expect(scanInPieces(data, w, filter, cuts, jump)).toEqual(naiveScan(data, w, filter, jump));
+    },
+  );
+});
+
+describe('WeakSumFilter', () => {
+  test.prop([fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 2000 }), fc.constantFrom(2, 3, 4)])(
+    'has no false negatives, under any mask',
+    (sums, n) => {
+      const mask = zsyncRsumMask(n);
+      const filter = WeakSumFilter.from(sums, { mask });
+      for (const s of sums) {
+        expect(filter.has(s)).toBe(true);
+        expect(filter.has((s & mask) >>> 0)).toBe(true);
+      }
+    },
+  );
+
+  it('has the documented false-positive rate', () => {
+    const sums = Array.from({ length: 100_000 }, (_, i) => Math.imul(i + 1, 0x2545f491) >>> 0);
+    const filter = WeakSumFilter.from(sums);
+    let positives = 0;
+    const trials = 200_000;
+    for (let i = 0; i < trials; i++) if (filter.has(Math.imul(i + 1, 0x6c8e9cf5) ^ 0x5bd1e995)) positives++;
+    // 100 000 entries, two bits each, in 2^23 bits: ≈ 0.06 % expected.
+    expect(positives / trials).toBeLessThan(0.002);
+    expect(filter.words.length * 32).toBe(2 ** 23);
+  });
+
+  it('rejects bad options', () => {
+    for (const f of [
+      () => new WeakSumFilter(-1),
+      () => new WeakSumFilter(10, { bitsPerEntry: 0 }),
+      () => new WeakSumFilter(10, { mask: 0x0000ffff }),
+    ]) {
+      let caught: unknown;
+      try {
+        f();
+      } catch (e) {
+        caught = e;
+      }
+      expect(isGosyncError(caught, 'ERR_ROLLSUM_INVALID_OPTION')).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,123 @@
+import { RollsumError } from './errors.js';
+
+const GOLDEN = 0x9e3779b1;
+const SECOND = 0x85ebca6b;
+const MIN_LOG2 = 10;
+const MAX_LOG2 = 28;
+
+/** Options of {@link WeakSumFilter}. */
+export interface WeakSumFilterOptions {
+  /**
+   * Bits of the weak sum that count (default all: `0xffffffff`); use {@link zsyncRsumMask} for
+   * truncated .zsync sums. All 16 bits of `b` (the high half) must count.
+   */
+  readonly mask?: number;
+  /**
+   * Filter bits per expected entry (default 64: about 0.06 % false positives at capacity, and
+   * 3 % of offsets need the second bit tested).
+   * Rounded so the table size is a power of two between 2^10 and 2^28 bits (32 MiB).
+   */
+  readonly bitsPerEntry?: number;
+}
+
+/**
+ * A two-hash Bloom filter over weak sums: the prefilter that lets the rolling scan skip almost every
+ * offset without a table lookup. `has` never answers false for a sum that was added; it answers
+ * true for a sum that was not with probability about `entries / bits`.
+ *
+ * A sum sets two bits: the top `log2(bits)` bits of `(sum & mask) · 0x9e3779b1` and of
+ * `(sum & mask) · 0x85ebca6b` (multiplicative hashing), so masked-out bits never matter. The
+ * scan tests the first bit inline for every offset and the second only when the first is set.
+ *
+ * @example
+ * ```ts
+ * const filter = WeakSumFilter.from([0x03d4018a], {});
+ * filter.has(0x03d4018a); // true
+ * ```
+ */
+export class WeakSumFilter {
+  /** The bitset; bit `h` is `words[h >>> 5] & (1 << (h & 31))`. */
+  readonly words: Int32Array;
+  /** `32 − log2(size in bits)`: a sum's bit index is `imul(sum & mask, 0x9e3779b1) >>> shift`. */
+  readonly shift: number;
+  /** Bits of the weak sum that count. */
+  readonly mask: number;
+
+  /**
+   * Creates an empty filter sized for `capacity` entries.
+   *
+   * @param capacity - expected number of distinct sums
+   * @param options - mask and density
+   * @throws {@link RollsumError} `ERR_ROLLSUM_INVALID_OPTION` for a bad capacity or density
+   */
+  constructor(capacity: number, options: WeakSumFilterOptions = {}) {
+    const bitsPerEntry = options.bitsPerEntry ?? 64;
+    if (!Number.isSafeInteger(capacity) || capacity < 0) {
+      throw new RollsumError('ERR_ROLLSUM_INVALID_OPTION', `capacity: expected a non-negative integer, got ${capacity}`);
+    }
+    if (!(bitsPerEntry >= 1 && bitsPerEntry <= 1024)) {
+      throw new RollsumError('ERR_ROLLSUM_INVALID_OPTION', `bitsPerEntry: expected a number in [1, 1024], got ${bitsPerEntry}`);
+    }
+    const mask = (options.mask ?? 0xffffffff) >>> 0;
+    if (mask >>> 16 !== 0xffff) {
+      throw new RollsumError('ERR_ROLLSUM_INVALID_OPTION', `mask: expected the high 16 bits set, got 0x${mask.toString(16)}`);
+    }
+    const wanted = Math.max(1, capacity) * bitsPerEntry;
+    const log2 = Math.min(MAX_LOG2, Math.max(MIN_LOG2, Math.ceil(Math.log2(wanted))));
+    this.words = new Int32Array(2 ** (log2 - 5));
+    this.shift = 32 - log2;
+    this.mask = mask;
+  }
+
+  /**
+   * Builds a filter holding every sum in `sums`.
+   *
+   * @param sums - weak sum values
+   * @param options - mask and density
+   * @returns the filter
+   * @throws {@link RollsumError} `ERR_ROLLSUM_INVALID_OPTION`
+   */
+  static from(sums: ArrayLike<number>, options: WeakSumFilterOptions = {}): WeakSumFilter {
+    const filter = new WeakSumFilter(sums.length, options);
+    for (let i = 0; i < sums.length; i++) filter.add(sums[i] as number);
+    return filter;
+  }
+
+  /**
+   * Adds a weak sum.
+   *
+   * @param sum - weak sum value
+   * @returns this
+   */
+  add(sum: number): this {
+    const h = Math.imul(sum & this.mask, GOLDEN) >>> this.shift;
+    this.words[h >>> 5] = (this.words[h >>> 5] as number) | (1 << (h & 31));
+    const g = Math.imul(sum & this.mask, SECOND) >>> this.shift;
+    this.words[g >>> 5] = (this.words[g >>> 5] as number) | (1 << (g & 31));
+    return this;
+  }
+
+  /**
+   * Tells whether `sum` may have been added (no false negatives).
+   *
+   * @param sum - weak sum value
+   * @returns false when `sum` was certainly not added
+   */
+  has(sum: number): boolean {
+    const h = Math.imul(sum & this.mask, GOLDEN) >>> this.shift;
+    if (((this.words[h >>> 5] as number) & (1 << (h & 31))) === 0) return false;
+    return this.hasSecond(sum);
+  }
+
+  /**
+   * The second half of {@link WeakSumFilter.has}: tests the second bit only. The rolling scan
+   * tests the first bit inline and calls this for the few offsets that pass.
+   *
+   * @param sum - weak sum value whose first bit is set
+   * @returns false when `sum` was certainly not added
+   */
+  hasSecond(sum: number): boolean {
+    const g = Math.imul(sum & this.mask, SECOND) >>> this.shift;
+    return ((this.words[g >>> 5] as number) & (1 << (g & 31))) !== 0;
+  }
+}
