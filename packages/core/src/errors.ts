@@ -4,7 +4,7 @@ export type ErrorCode = `ERR_${string}`;
 const BRAND: unique symbol = Symbol.for('@gosync/core.GosyncError') as never;
 
 /**
- * Base class of every error thrown by a @gosync package.
+ * Base class of every error thrown by a `@gosync` package.
  *
  * Each package has one subclass (`IndexError`, `BlockSourceError`, …) whose `code` is a
  * string-literal union. Match errors by `code`, never by message text.

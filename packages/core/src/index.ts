@@ -1,8 +1,8 @@
 /**
- * Shared types and interfaces of the @gosync toolkit: byte ranges, block sources, range
+ * Shared types and interfaces of the `@gosync` toolkit: byte ranges, block sources, range
  * verifiers, progress events, the error base class, and small byte and range helpers.
  *
- * Every other @gosync package builds on these; `@gosync/core` has no runtime dependencies.
+ * Every other `@gosync` package builds on these; `@gosync/core` has no runtime dependencies.
  *
  * @packageDocumentation
  */

@@ -17,7 +17,7 @@ export interface RangeData {
   readonly data: Uint8Array;
 }
 
-/** Options accepted by every asynchronous @gosync API. */
+/** Options accepted by every asynchronous `@gosync` API. */
 export interface AbortOptions {
   /** Aborts the operation; the abort reason is rethrown unchanged. */
   readonly signal?: AbortSignal | undefined;

@@ -1,5 +1,5 @@
 /**
- * Rolling checksums and content-defined chunking for the @gosync toolkit.
+ * Rolling checksums and content-defined chunking for the `@gosync` toolkit.
  *
  * - {@link Rollsum32}, {@link weakSum}, {@link rollingSums}: go-sync's 32-bit rolling checksum.
  * - {@link encodeZsyncRsum}, {@link decodeZsyncRsum}, {@link zsyncRsumMask}: zsync's rsum layout

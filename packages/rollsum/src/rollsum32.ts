@@ -2,7 +2,7 @@ import { RollsumError } from './errors.js';
 import { LITTLE_ENDIAN, wordView } from './words.js';
 
 /**
- * Packs the two 16-bit halves of a weak sum into the 32-bit value used everywhere in @gosync:
+ * Packs the two 16-bit halves of a weak sum into the 32-bit value used everywhere in `@gosync`:
  * `(a & 0xffff) | (b & 0xffff) << 16`, unsigned.
  *
  * This value is go-sync's `Rollsum32` read as a little-endian uint32, and holds the same `a`

@@ -1,4 +1,4 @@
-// The repository's whole check: build, typecheck, lint and test every workspace package with
+// The repository's whole check: build, typecheck, lint, document and test every workspace package with
 // turbo, then print one summary line that CI reads: `N passed, N failed, N skipped`.
 // A build, typecheck or lint task that fails counts as one failed test; so does a test task that
 // crashed before writing its report. Exits non-zero on any failure.
@@ -58,7 +58,7 @@ interface VitestReport {
 
 for (const dir of workspaceDirs()) rmSync(join(dir, '.reports'), { recursive: true, force: true });
 
-const staticCheck = turbo(['build', 'typecheck', 'lint']);
+const staticCheck = turbo(['build', 'typecheck', 'lint', 'docs:site']);
 const testRun = turbo(['test']);
 
 let passed = 0;
