@@ -19,3 +19,6 @@ export { WeakSumFilter } from './weak-sum-filter.js';
 export type { WeakSumFilterOptions } from './weak-sum-filter.js';
 export { WeakScanner } from './weak-scanner.js';
 export type { WeakScanHit, WeakScannerOptions } from './weak-scanner.js';
+export { Chunker, chunkBoundaries } from './chunker.js';
+export type { ChunkerOptions } from './chunker.js';
+export { GEAR_TABLE } from './gear.js';
