@@ -33,7 +33,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['**/*.test.ts', '**/*.bench.ts', 'tools/**/*.ts', '**/vitest.config.ts'],
+    files: ['**/*.test.ts', '**/*.bench.ts', '**/test-*.ts', '**/fuzz.ts', 'tools/**/*.ts', '**/vitest.config.ts'],
     rules: {
       'no-restricted-syntax': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',

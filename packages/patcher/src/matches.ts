@@ -1,0 +1,34 @@
+/**
+ * Where each target block was found: per block, the seed and the offset in it (or −1). The
+ * first match of a block wins. @internal
+ */
+export class Matches {
+  /** Seed number per block, −1 when not found. */
+  readonly seedOf: Int32Array;
+  /** Offset in that seed per block. */
+  readonly offsetOf: Float64Array;
+  #found = 0;
+
+  constructor(count: number) {
+    this.seedOf = new Int32Array(count).fill(-1);
+    this.offsetOf = new Float64Array(count);
+  }
+
+  /** Number of blocks found so far. */
+  get found(): number {
+    return this.#found;
+  }
+
+  has(block: number): boolean {
+    return (this.seedOf[block] as number) >= 0;
+  }
+
+  /** Records a match unless the block already has one; returns whether it was new. */
+  record(block: number, seed: number, offset: number): boolean {
+    if ((this.seedOf[block] as number) >= 0) return false;
+    this.seedOf[block] = seed;
+    this.offsetOf[block] = offset;
+    this.#found++;
+    return true;
+  }
+}

@@ -1,0 +1,280 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fc, test } from '@fast-check/vitest';
+import { isGosyncError } from '@gosync/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { patch, planPatch } from './patch.js';
+import { TestSource, applyEdits, arbEdit, checkPlanCovers, indexOf, text } from './test-support.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gosync-patcher-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let counter = 0;
+async function sync(
+  target: Uint8Array,
+  seeds: Uint8Array[],
+  options: Parameters<typeof indexOf>[1] = {},
+): Promise<{ out: Uint8Array; fetched: number; result: Awaited<ReturnType<typeof patch>> }> {
+  const index = await indexOf(target, options);
+  const output = join(dir, `out-${counter++}`);
+  const source = new TestSource(target);
+  const result = await patch(index, { seeds, output, source });
+  const out = new Uint8Array(await readFile(output));
+  return { out, fetched: source.fetchedBytes, result };
+}
+
+const gosync = { profile: 'gosync', hashLengths: 'full' } as const;
+
+describe('go-sync reference cases (REFERENCE.md §1, block size 4)', () => {
+  it('canonical scan: fetches only "quic", "ed over ", " dog"', async () => {
+    const target = text('The quick brown fox jumped over the lazy dog');
+    const seed = text('The qwik brown fox jumped 0v3r the lazy');
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [seed] });
+    expect(plan.fetchRanges).toEqual([
+      { start: 4, end: 8 },
+      { start: 24, end: 32 },
+      { start: 40, end: 44 },
+    ]);
+    expect(plan.fetchBytes).toBe(16);
+    expect(plan.operations).toEqual([
+      { kind: 'copy', seed: 0, from: 0, to: 0, length: 4 },
+      { kind: 'fetch', to: 4, length: 4 },
+      { kind: 'copy', seed: 0, from: 7, to: 8, length: 16 },
+      { kind: 'fetch', to: 24, length: 8 },
+      { kind: 'copy', seed: 0, from: 31, to: 32, length: 8 },
+      { kind: 'fetch', to: 40, length: 4 },
+    ]);
+    const { out, fetched } = await sync(target, [seed], { ...gosync, blockSize: 4 });
+    expect(Buffer.from(out).toString()).toBe('The quick brown fox jumped over the lazy dog');
+    expect(fetched).toBe(16);
+  });
+
+  it.each([
+    ['prepend "12"', '12abcdefghijklmnop', 0],
+    ['insert "23" after abcdefgh', 'abcdefgh23ijklmnop', 0],
+    ['append "23"', 'abcdefghijklmnop23', 0],
+    ['change one byte of ijkl', 'abcdefghiXklmnop', 4],
+  ])('reference abcdefghijklmnop, %s: fetches %#', async (_name, local, missing) => {
+    const target = text('abcdefghijklmnop');
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [text(local)] });
+    expect(plan.fetchBytes).toBe(missing);
+    if (missing > 0) expect(plan.fetchRanges).toEqual([{ start: 8, end: 12 }]);
+  });
+
+  it('26-letter alphabet: 6 full blocks plus the short "yz" are found', async () => {
+    const target = text('abcdefghijklmnopqrstuvwxyz');
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [target] });
+    expect(plan.blocks).toEqual({ total: 7, found: 7 });
+    expect(plan.reusedBytes).toBe(26);
+  });
+
+  it('reference abcdabcd vs local abcd: both blocks copy from offset 0', async () => {
+    const target = text('abcdabcd');
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [text('abcd')] });
+    expect(plan.operations).toEqual([
+      { kind: 'copy', seed: 0, from: 0, to: 0, length: 4 },
+      { kind: 'copy', seed: 0, from: 0, to: 4, length: 4 },
+    ]);
+  });
+
+  it('bug 1 (ring-buffer wrap) gives the right output', async () => {
+    const target = text('bacbabacacbcbababccaaaccbacbccc');
+    const { out } = await sync(target, [text('bababacacbcababccaaaccbacbaccc')], { ...gosync, blockSize: 5 });
+    expect(Buffer.from(out).toString()).toBe('bacbabacacbcbababccaaaccbacbccc');
+  });
+
+  it('bug 3: a short last block matched mid-file is copied at its own length', async () => {
+    const target = text('abcdefghij'); // last block "ij" (2 bytes)
+    const { out, fetched } = await sync(target, [text('abcdefghijklmnop')], { ...gosync, blockSize: 4 });
+    expect(Buffer.from(out).toString()).toBe('abcdefghij');
+    expect(out.length).toBe(10);
+    expect(fetched).toBe(0);
+  });
+
+  it('bug 4: seed data past the target length is scanned', async () => {
+    const target = text('WXYZ');
+    const { fetched } = await sync(target, [text('0123456789abcdefWXYZ')], { ...gosync, blockSize: 4 });
+    expect(fetched).toBe(0);
+  });
+
+  it('bug 5: an empty target and an empty seed work; outputs are truncated', async () => {
+    const output = join(dir, 'empty-out');
+    await writeFile(output, 'old and much longer content');
+    const index = await indexOf(new Uint8Array(0), gosync);
+    const result = await patch(index, { seeds: [new Uint8Array(0)], output });
+    expect((await stat(output)).size).toBe(0);
+    expect(result.plan.operations).toEqual([]);
+    expect(existsSync(`${output}.gosync-part`)).toBe(false);
+    const { out } = await sync(text('hello world'), [new Uint8Array(0)], { ...gosync, blockSize: 4 });
+    expect(Buffer.from(out).toString()).toBe('hello world');
+  });
+});
+
+describe('plan', () => {
+  it('fetches a block that occurs several times once, and duplicates it', async () => {
+    const target = text('WXYZ1234WXYZ5678WXYZ');
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [text('12345678')] });
+    expect(plan.fetchRanges).toEqual([{ start: 0, end: 4 }]);
+    expect(plan.duplicateBytes).toBe(8);
+    const { out, fetched } = await sync(target, [text('12345678')], { ...gosync, blockSize: 4 });
+    expect(Buffer.from(out).toString()).toBe('WXYZ1234WXYZ5678WXYZ');
+    expect(fetched).toBe(4);
+  });
+
+  it('uses several seeds, preferring the first', async () => {
+    const target = text('aaaabbbbccccdddd');
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [text('xxbbbbxx'), text('aaaabbbbdddd')] });
+    expect(plan.fetchBytes).toBe(4);
+    expect(plan.operations[1]).toEqual({ kind: 'copy', seed: 0, from: 2, to: 4, length: 4 });
+  });
+
+  it('splits fetches at maxFetchRange', async () => {
+    const target = new Uint8Array(64).map((_, i) => i);
+    const index = await indexOf(target, { ...gosync, blockSize: 4 });
+    const plan = await planPatch(index, { seeds: [], maxFetchRange: 16 });
+    expect(plan.fetchRanges.map((r) => r.end - r.start)).toEqual([16, 16, 16, 16]);
+  });
+});
+
+describe('profiles and index kinds', () => {
+  const base = new Uint8Array(300_000).map((_, i) => (Math.imul(i, 2654435761) >>> 13) & 0xff);
+  const edited = new Uint8Array([...base.subarray(0, 100_000), ...text('inserted!'), ...base.subarray(100_000, 299_990)]);
+
+  it.each([
+    ['native (xxh128, truncated sums, two-block matching)', { profile: 'native', blockSize: 2048 }],
+    ['zsync (md4, padded last block, truncated sums)', { profile: 'zsync', blockSize: 2048 }],
+    ['gosync (md5, full sums, no file hash)', { profile: 'gosync', blockSize: 2048 }],
+    ['chunks (content-defined)', { kind: 'chunks', chunking: { minSize: 1024, avgSize: 4096, maxSize: 16384 } }],
+  ] as const)('%s: rebuilds byte-exact and reuses the seed', async (_name, options) => {
+    const { out, fetched } = await sync(edited, [base], options);
+    expect(Buffer.from(out).equals(Buffer.from(edited))).toBe(true);
+    expect(fetched).toBeLessThan(edited.length * 0.1);
+  });
+});
+
+describe('failures keep everything intact', () => {
+  const target = new Uint8Array(10_000).map((_, i) => (Math.imul(i + 1, 2654435761) >>> 11) & 0xff);
+  const seedBytes = target.slice(0, 6000);
+
+  async function setup(name: string): Promise<{ output: string; seedPath: string }> {
+    const output = join(dir, `${name}.out`);
+    const seedPath = join(dir, `${name}.seed`);
+    await writeFile(seedPath, seedBytes);
+    await writeFile(output, 'previous output');
+    return { output, seedPath };
+  }
+
+  async function codeOf(promise: Promise<unknown>): Promise<string> {
+    try {
+      await promise;
+    } catch (e) {
+      return isGosyncError(e) ? e.code : `not a GosyncError: ${String(e)}`;
+    }
+    return 'no error';
+  }
+
+  it.each([
+    ['a corrupt fetched block', { corruptRange: 0 }, 'ERR_PATCHER_BLOCK_MISMATCH'],
+    ['a missing range', { omitRange: 0 }, 'ERR_PATCHER_MISSING_RANGE'],
+    ['a range not asked for', { extraRange: { start: 0, end: 4 } }, 'ERR_PATCHER_UNEXPECTED_RANGE'],
+  ] as const)('%s → %s', async (name, faults, code) => {
+    const { output, seedPath } = await setup(name.replaceAll(' ', '-'));
+    const index = await indexOf(target, { blockSize: 512 });
+    const source = new TestSource(target, faults);
+    expect(await codeOf(patch(index, { seeds: [seedPath], output, source }))).toBe(code);
+    expect(await readFile(output, 'utf8')).toBe('previous output');
+    expect(Buffer.from(await readFile(seedPath)).equals(Buffer.from(seedBytes))).toBe(true);
+  });
+
+  it('no block source while blocks are missing → ERR_PATCHER_NO_SOURCE, and names the bytes', async () => {
+    const { output, seedPath } = await setup('nosource');
+    const index = await indexOf(target, { blockSize: 512 });
+    await expect(patch(index, { seeds: [seedPath], output })).rejects.toThrow(/4368 bytes in 1 ranges/);
+  });
+
+  it('an unreadable seed → ERR_PATCHER_SEED naming it', async () => {
+    const index = await indexOf(target, { blockSize: 512 });
+    const missing = join(dir, 'does-not-exist');
+    await expect(planPatch(index, { seeds: [missing] })).rejects.toThrow(missing);
+    expect(await codeOf(planPatch(index, { seeds: [missing] }))).toBe('ERR_PATCHER_SEED');
+  });
+
+  it('an abort rethrows the reason unchanged', async () => {
+    const { output, seedPath } = await setup('abort');
+    const index = await indexOf(target, { blockSize: 512 });
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(patch(index, { seeds: [seedPath], output, source: new TestSource(target), signal: controller.signal })).rejects.toBe(reason);
+  });
+
+  it('an interrupted run resumes from its part file and fetches only the rest', async () => {
+    const { output, seedPath } = await setup('resume');
+    const index = await indexOf(target, { blockSize: 512 });
+    const first = new TestSource(target, { failAfter: 3 });
+    await expect(patch(index, { seeds: [seedPath], output, source: first, maxFetchRange: 512 })).rejects.toThrow(/connection reset/);
+    expect(existsSync(`${output}.gosync-part`)).toBe(true);
+    expect(await readFile(output, 'utf8')).toBe('previous output');
+    const second = new TestSource(target);
+    const result = await patch(index, { seeds: [seedPath], output, source: second, maxFetchRange: 512 });
+    expect(result.resumed).toBe(true);
+    expect(second.fetchedBytes).toBe(4368 - 3 * 512);
+    expect(Buffer.from(await readFile(output)).equals(Buffer.from(target))).toBe(true);
+    expect(existsSync(`${output}.gosync-part`)).toBe(false);
+    expect(existsSync(`${output}.gosync-resume`)).toBe(false);
+  });
+
+  it('in-place: the output may be the seed', async () => {
+    const { seedPath } = await setup('inplace');
+    const index = await indexOf(target, { blockSize: 512 });
+    await patch(index, { seeds: [seedPath], output: seedPath, source: new TestSource(target) });
+    expect(Buffer.from(await readFile(seedPath)).equals(Buffer.from(target))).toBe(true);
+  });
+});
+
+describe('differential fuzz against the target', () => {
+  test.prop(
+    [
+      fc.uint8Array({ maxLength: 600 }).map((d) => d.map((x) => x & 7)),
+      fc.array(arbEdit, { maxLength: 6 }),
+      fc.integer({ min: 1, max: 64 }),
+      fc.constantFrom('native', 'zsync', 'gosync'),
+    ],
+    { numRuns: 60 },
+  )('the output always equals the target', async (base, edits, blockSize, profile) => {
+    const target = applyEdits(base, edits);
+    const { out, result } = await sync(target, [base], { profile, blockSize });
+    expect(Buffer.from(out).equals(Buffer.from(target))).toBe(true);
+    checkPlanCovers(result.plan, target.length);
+    if (edits.length === 0) expect(result.plan.fetchBytes).toBe(0);
+  });
+
+  test.prop(
+    [
+      fc.integer({ min: 0, max: 200_000 }),
+      fc.array(arbEdit, { maxLength: 8 }),
+      fc.constantFrom(512, 1024, 4096, 16384, 65536),
+      fc.constantFrom('native', 'zsync', 'gosync'),
+    ],
+    { numRuns: 12 },
+  )('large blocks (512 B – 64 KiB) on up to 200 kB', async (length, edits, blockSize, profile) => {
+    const base = new Uint8Array(length).map((_, i) => (Math.imul(i + length, 2654435761) >>> 9) & 0xff);
+    const target = applyEdits(base, edits);
+    const { out, result } = await sync(target, [base], { profile, blockSize });
+    expect(Buffer.from(out).equals(Buffer.from(target))).toBe(true);
+    checkPlanCovers(result.plan, target.length);
+  });
+});

@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { throwIfAborted, type AbortOptions, type BlockSource, type ProgressListener } from '@gosync/core';
+import { WeakSumTable, type BlockIndex } from '@gosync/index';
+import { BlockCheck } from './block-check.js';
+import { PatcherError } from './errors.js';
+import { Matches } from './matches.js';
+import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
+import { makePlan, type Plan } from './plan.js';
+import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
+import { SeedReader, type SeedInput } from './seed-reader.js';
+
+const COPY_BUFFER = 4 << 20;
+const DEFAULT_MAX_FETCH_RANGE = 8 << 20;
+
+/** Options of {@link planPatch}. */
+export interface PlanOptions extends AbortOptions {
+  /** Local files (or bytes) whose contents may be reused, in order of preference. */
+  readonly seeds: readonly SeedInput[];
+  /** Receives `scan` progress in seed bytes. */
+  readonly onProgress?: ProgressListener | undefined;
+  /** Largest single fetch range in bytes (adjacent missing blocks merge up to this). Default 8 MiB. */
+  readonly maxFetchRange?: number | undefined;
+}
+
+/** Options of {@link patch}. */
+export interface PatchOptions extends PlanOptions {
+  /** Where the target is written. Replaced atomically; may be one of the seeds. */
+  readonly output: string;
+  /** Where missing bytes come from; required unless every block is found in the seeds. */
+  readonly source?: BlockSource | undefined;
+  /**
+   * Reuse `<output>.gosync-part` left by an interrupted run as an extra seed (default true).
+   */
+  readonly resume?: boolean | undefined;
+}
+
+/** What {@link patch} did. */
+export interface PatchResult {
+  /** The plan that was carried out. */
+  readonly plan: Plan;
+  /** The output path. */
+  readonly output: string;
+  /** Bytes received from the block source. */
+  readonly fetchedBytes: number;
+  /** Ranges requested from the block source. */
+  readonly requests: number;
+  /** Whether a part file of an earlier run was reused. */
+  readonly resumed: boolean;
+}
+
+async function openSeeds(seeds: readonly SeedInput[]): Promise<SeedReader[]> {
+  const readers: SeedReader[] = [];
+  try {
+    for (const [i, seed] of seeds.entries()) readers.push(await SeedReader.open(seed, i));
+  } catch (error) {
+    await Promise.all(readers.map((r) => r.close()));
+    throw error;
+  }
+  return readers;
+}
+
+async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check: BlockCheck, options: PlanOptions): Promise<Matches> {
+  const matches = new Matches(index.count);
+  const total = readers.reduce((n, r) => n + r.length, 0);
+  let done = 0;
+  const ctx: ScanContext = {
+    index,
+    table: new WeakSumTable(index),
+    check,
+    matches,
+    signal: options.signal,
+    onBytes: (bytes) => {
+      done += bytes;
+      options.onProgress?.({ phase: 'scan', done, total });
+    },
+  };
+  for (const [i, reader] of readers.entries()) {
+    if (matches.found === index.count) break;
+    throwIfAborted(options.signal);
+    if (index.kind === 'chunks') await scanChunks(ctx, i, reader);
+    else await scanBlocks(ctx, i, reader);
+  }
+  return matches;
+}
+
+function checkMaxFetchRange(options: PlanOptions): number {
+  const max = options.maxFetchRange ?? DEFAULT_MAX_FETCH_RANGE;
+  if (!Number.isSafeInteger(max) || max < 1) {
+    throw new PatcherError('ERR_PATCHER_INVALID_OPTION', `maxFetchRange: expected a positive integer, got ${String(max)}`);
+  }
+  return max;
+}
+
+/**
+ * Scans the seeds against an index and returns the plan, without fetching or writing anything:
+ * how many bytes would be reused, how many fetched, and in how many ranges (`gosync diff`).
+ *
+ * @param index - the target's index
+ * @param options - seeds, abort signal, progress
+ * @returns the plan
+ * @throws {@link PatcherError} `ERR_PATCHER_SEED` for an unreadable seed, `ERR_PATCHER_INVALID_OPTION`
+ * @example
+ * ```ts
+ * const plan = await planPatch(index, { seeds: ['app-1.0.tar'] });
+ * console.log(`${plan.reusedBytes} reused, ${plan.fetchBytes} to fetch in ${plan.fetchRanges.length} ranges`);
+ * ```
+ */
+export async function planPatch(index: BlockIndex, options: PlanOptions): Promise<Plan> {
+  throwIfAborted(options.signal);
+  const maxFetchRange = checkMaxFetchRange(options);
+  const readers = await openSeeds(options.seeds);
+  try {
+    const matches = await scanAll(index, readers, await BlockCheck.create(index), options);
+    return makePlan(index, matches, maxFetchRange);
+  } finally {
+    await Promise.all(readers.map((r) => r.close()));
+  }
+}
+
+/**
+ * Rebuilds a target: scans the seeds, copies what they hold, fetches the rest through the block
+ * source (checking every block against its strong hash before it is written), writes everything
+ * into `<output>.gosync-part`, checks the length and the file hash, and renames the result over
+ * the output. Seeds are never modified. If the run fails or is aborted, the part file stays and
+ * the next run reuses it (resume); the output is never left half-written.
+ *
+ * @param index - the target's index
+ * @param options - seeds, output, block source, abort signal, progress
+ * @returns what was done
+ * @throws {@link PatcherError} `ERR_PATCHER_NO_SOURCE`, `ERR_PATCHER_BLOCK_MISMATCH`,
+ *   `ERR_PATCHER_UNEXPECTED_RANGE`, `ERR_PATCHER_MISSING_RANGE`, `ERR_PATCHER_VERIFY_FAILED`,
+ *   `ERR_PATCHER_IO`, `ERR_PATCHER_SEED`; whatever the block source throws; the abort reason
+ * @example
+ * ```ts
+ * const index = decodeIndex(await readFile('app-2.0.tar.gsi'));
+ * await patch(index, { seeds: ['app-1.0.tar'], output: 'app-2.0.tar', source });
+ * ```
+ */
+export async function patch(index: BlockIndex, options: PatchOptions): Promise<PatchResult> {
+  const { signal, onProgress, output } = options;
+  throwIfAborted(signal);
+  const maxFetchRange = checkMaxFetchRange(options);
+  const resumeFile = options.resume === false ? undefined : await takeResumeFile(output);
+  const readers = await openSeeds(resumeFile === undefined ? options.seeds : [...options.seeds, resumeFile]);
+  let out: OutputFile | undefined;
+  try {
+    const check = await BlockCheck.create(index);
+    const plan = makePlan(index, await scanAll(index, readers, check, options), maxFetchRange);
+    if (plan.fetchBytes > 0 && options.source === undefined) {
+      throw new PatcherError(
+        'ERR_PATCHER_NO_SOURCE',
+        `${plan.fetchBytes} bytes in ${plan.fetchRanges.length} ranges are not in the seeds and no block source was given`,
+      );
+    }
+    out = await OutputFile.create(output, index.fileLength);
+    const buffer = new Uint8Array(Math.min(COPY_BUFFER, Math.max(1, index.fileLength)));
+
+    let written = 0;
+    const report = (): void => onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
+    for (const op of plan.operations) {
+      if (op.kind !== 'copy') continue;
+      const reader = readers[op.seed] as SeedReader;
+      for (let done = 0; done < op.length; ) {
+        throwIfAborted(signal);
+        const n = Math.min(buffer.length, op.length - done);
+        await out.write(await reader.read(op.from + done, n, buffer), op.to + done);
+        done += n;
+        written += n;
+        report();
+      }
+    }
+
+    const fetched = await fetchInto(index, plan, out, check, options);
+
+    for (const op of plan.operations) {
+      if (op.kind !== 'duplicate') continue;
+      for (let done = 0; done < op.length; ) {
+        throwIfAborted(signal);
+        const n = Math.min(buffer.length, op.length - done);
+        await out.write(await out.read(op.from + done, n, buffer), op.to + done);
+        done += n;
+        written += n;
+        report();
+      }
+    }
+    await out.sync();
+    await verifyOutput(index, out, check, buffer, options);
+    await out.commit(index.metadata.mtime);
+    out = undefined;
+    if (resumeFile !== undefined) await removeFile(resumeFile);
+    return { plan, output, fetchedBytes: fetched, requests: plan.fetchRanges.length, resumed: resumeFile !== undefined };
+  } finally {
+    await out?.close();
+    await Promise.all(readers.map((r) => r.close()));
+  }
+}
+
+async function fetchInto(index: BlockIndex, plan: Plan, out: OutputFile, check: BlockCheck, options: PatchOptions): Promise<number> {
+  const source = options.source;
+  if (source === undefined || plan.fetchRanges.length === 0) return 0;
+  const pending = new Map<number, number>();
+  for (const r of plan.fetchRanges) pending.set(r.start, r.end);
+  let fetched = 0;
+  for await (const { range, data } of source.fetch(plan.fetchRanges, { signal: options.signal })) {
+    throwIfAborted(options.signal);
+    if (pending.get(range.start) !== range.end) {
+      throw new PatcherError(
+        'ERR_PATCHER_UNEXPECTED_RANGE',
+        `the block source yielded [${range.start}, ${range.end}), which was not asked for or was already received`,
+      );
+    }
+    const bad = check.firstBadBlock(range, data);
+    if (bad >= 0) {
+      throw new PatcherError(
+        'ERR_PATCHER_BLOCK_MISMATCH',
+        `block ${bad} (bytes ${index.blockStart(bad)}–${index.blockEnd(bad)}) fetched in range [${range.start}, ${range.end}) does not have the strong hash in the index` +
+          (data.length !== range.end - range.start ? ` (got ${data.length} bytes for a ${range.end - range.start}-byte range)` : ''),
+      );
+    }
+    pending.delete(range.start);
+    await out.write(data, range.start);
+    fetched += data.length;
+    options.onProgress?.({ phase: 'fetch', done: fetched, total: plan.fetchBytes });
+  }
+  if (pending.size > 0) {
+    const [start, end] = pending.entries().next().value as [number, number];
+    throw new PatcherError(
+      'ERR_PATCHER_MISSING_RANGE',
+      `the block source ended without ${pending.size} of ${plan.fetchRanges.length} ranges, the first [${start}, ${end})`,
+    );
+  }
+  return fetched;
+}
+
+async function verifyOutput(index: BlockIndex, out: OutputFile, check: BlockCheck, buffer: Uint8Array, options: PatchOptions): Promise<void> {
+  const handle = await open(out.path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    if (size !== index.fileLength) {
+      throw new PatcherError('ERR_PATCHER_VERIFY_FAILED', `${out.path} has ${size} bytes, the index says ${index.fileLength}`);
+    }
+    const hashes = index.fileHashes.map((h) => ({ expected: h.digest, algorithm: h.algorithm, hash: createHash(h.algorithm) }));
+    if (hashes.length === 0) {
+      // No file hash (go-sync's format): check every block instead.
+      const blockBuffer = new Uint8Array(index.blockSize);
+      for (let block = 0; block < index.count; block++) {
+        throwIfAborted(options.signal);
+        const start = index.blockStart(block);
+        const length = index.blockLength(block);
+        const { bytesRead } = await handle.read(blockBuffer, 0, length, start);
+        if (bytesRead !== length || !check.matches(block, blockBuffer.subarray(0, length))) {
+          throw new PatcherError('ERR_PATCHER_VERIFY_FAILED', `${out.path}: block ${block} does not have its strong hash after writing`);
+        }
+        options.onProgress?.({ phase: 'verify', done: start + length, total: size });
+      }
+    }
+    for (let offset = 0; hashes.length > 0 && offset < size; ) {
+      throwIfAborted(options.signal);
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - offset), offset);
+      if (bytesRead === 0) {
+        throw new PatcherError('ERR_PATCHER_VERIFY_FAILED', `${out.path} ended at ${offset} while being checked, expected ${size} bytes`);
+      }
+      for (const h of hashes) h.hash.update(buffer.subarray(0, bytesRead));
+      offset += bytesRead;
+      options.onProgress?.({ phase: 'verify', done: offset, total: size });
+    }
+    for (const h of hashes) {
+      const actual = new Uint8Array(h.hash.digest());
+      if (!Buffer.from(actual).equals(Buffer.from(h.expected))) {
+        throw new PatcherError(
+          'ERR_PATCHER_VERIFY_FAILED',
+          `${out.path}: ${h.algorithm} is ${Buffer.from(actual).toString('hex')}, the index says ${Buffer.from(h.expected).toString('hex')}`,
+        );
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}

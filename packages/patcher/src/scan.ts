@@ -1,0 +1,137 @@
+import { throwIfAborted } from '@gosync/core';
+import { createStrongHasher, type BlockIndex, type WeakSumTable } from '@gosync/index';
+import { Chunker, WeakScanner, weakSum } from '@gosync/rollsum';
+import type { BlockCheck } from './block-check.js';
+import type { Matches } from './matches.js';
+import type { SeedReader } from './seed-reader.js';
+
+/** What one seed scan needs. @internal */
+export interface ScanContext {
+  readonly index: BlockIndex;
+  readonly table: WeakSumTable;
+  readonly check: BlockCheck;
+  readonly matches: Matches;
+  readonly signal?: AbortSignal | undefined;
+  /** Called with the number of seed bytes just scanned. */
+  readonly onBytes?: ((bytes: number) => void) | undefined;
+}
+
+/**
+ * Finds the blocks of a block-based index in one seed: rolls the weak sum over every offset,
+ * confirms weak hits with the strong hash, and jumps one block after a match. With
+ * `seqMatches = 2` (truncated hashes) a block only counts when its neighbour in the target
+ * matches right beside it in the seed. Every block with the matching hashes is recorded, so a
+ * block that occurs several times in the target is found once for all its copies.
+ *
+ * The short last block cannot fill a rolling window; it is looked for where it can be: at the
+ * end of the seed, and right after each place the block before it was found.
+ *
+ * @internal
+ */
+export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedReader): Promise<void> {
+  const { index, table, check, matches } = ctx;
+  const count = index.count;
+  if (count === 0) return;
+  const w = index.blockSize;
+  const lastLength = index.blockLength(count - 1);
+  const seq2 = index.seqMatches === 2;
+  const penultimateAt: number[] = [];
+  let previous: number[] = [];
+  let current: number[] = [];
+  let previousOffset = -Infinity;
+
+  const onHit = (offset: number, sum: number, buffer: Uint8Array, at: number): number => {
+    let digest: Uint8Array | undefined;
+    current.length = 0;
+    for (let b = table.first(sum); b >= 0; b = table.next(b)) {
+      if (index.blockLength(b) !== w) continue; // the short last block: see below
+      digest ??= check.hash(b, buffer.subarray(at, at + w));
+      if (index.strongHashMatches(b, digest)) current.push(b);
+    }
+    if (current.length === 0) return 0;
+    for (const b of current) {
+      if (!seq2 || b === count - 1) {
+        matches.record(b, seedId, offset);
+      } else if (previousOffset + w === offset && previous.includes(b - 1)) {
+        matches.record(b - 1, seedId, previousOffset);
+        matches.record(b, seedId, offset);
+      }
+      if (b === count - 2) penultimateAt.push(offset);
+    }
+    [previous, current] = [current, previous];
+    previousOffset = offset;
+    return w;
+  };
+
+  const scanner = new WeakScanner({ windowSize: w, filter: table.filter });
+  for await (const piece of reader.pieces(ctx.signal)) {
+    scanner.update(piece, onHit);
+    ctx.onBytes?.(piece.length);
+  }
+
+  const last = count - 1;
+  if (lastLength < w && !matches.has(last)) {
+    const lastSum = index.weakSums[last] as number;
+    const candidates: [number, number][] = [[reader.length - lastLength, -1]];
+    for (const at of penultimateAt) candidates.push([at + w, at]);
+    for (const [at, penultimate] of candidates) {
+      throwIfAborted(ctx.signal);
+      if (matches.has(last) && (penultimate < 0 || matches.has(last - 1))) {
+        if (!seq2 || matches.has(last - 1)) break;
+        continue;
+      }
+      if (at < 0 || at + lastLength > reader.length) continue;
+      const bytes = await reader.read(at, lastLength);
+      const sum = weakSum(bytes, index.padLastBlock ? w : lastLength);
+      if (((sum ^ lastSum) & index.weakMask) !== 0 || !check.matches(last, bytes)) continue;
+      matches.record(last, seedId, at);
+      // With two-block matching the block before the last is confirmed by the last one.
+      if (penultimate >= 0) matches.record(last - 1, seedId, penultimate);
+    }
+  }
+}
+
+/**
+ * Finds the chunks of a chunk-based index in one seed: cuts the seed with the index's chunking
+ * parameters and looks each chunk up by length and strong hash.
+ *
+ * @internal
+ */
+export async function scanChunks(ctx: ScanContext, seedId: number, reader: SeedReader): Promise<void> {
+  const { index, matches } = ctx;
+  const chunking = index.chunking;
+  if (chunking === undefined || index.count === 0) return;
+  const byKey = new Map<string, number[]>();
+  const key = (length: number, hash: Uint8Array): string => `${length}:${Buffer.from(hash.buffer, hash.byteOffset, index.strongBytes).toString('latin1')}`;
+  for (let b = 0; b < index.count; b++) {
+    const k = key(index.blockLength(b), index.strongHashOf(b));
+    const list = byKey.get(k);
+    if (list === undefined) byKey.set(k, [b]);
+    else list.push(b);
+  }
+  const hasher = await createStrongHasher(index.strongHash);
+  const digest = new Uint8Array(hasher.digestLength);
+  const chunker = new Chunker(chunking);
+  let chunkStart = 0;
+  const close = (end: number): void => {
+    hasher.digestInto(digest, 0);
+    for (const b of byKey.get(key(end - chunkStart, digest)) ?? []) matches.record(b, seedId, chunkStart);
+    chunkStart = end;
+    hasher.init();
+  };
+  hasher.init();
+  let pieceStart = 0;
+  for await (const piece of reader.pieces(ctx.signal)) {
+    let from = 0;
+    for (const end of chunker.push(piece)) {
+      hasher.update(piece.subarray(from, end - pieceStart));
+      from = end - pieceStart;
+      close(end);
+    }
+    hasher.update(piece.subarray(from));
+    pieceStart += piece.length;
+    ctx.onBytes?.(piece.length);
+  }
+  const end = chunker.finish();
+  if (end !== undefined) close(end);
+}
