@@ -53,13 +53,18 @@ export class TestSource implements BlockSource {
 }
 
 /** Random edits: insertions, deletions, duplicated pieces, runs of zeros. */
-export const arbEdit = fc.oneof(
+export type Edit =
+  | { kind: 'insert'; at: number; bytes: Uint8Array }
+  | { kind: 'delete'; at: number; length: number }
+  | { kind: 'duplicate'; at: number; length: number; to: number }
+  | { kind: 'zeros'; at: number; length: number };
+
+export const arbEdit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 40 }) }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.nat({ max: 40 }) }),
   fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), length: fc.nat({ max: 40 }), to: fc.nat() }),
   fc.record({ kind: fc.constant('zeros' as const), at: fc.nat(), length: fc.nat({ max: 64 }) }),
 );
-export type Edit = typeof arbEdit extends fc.Arbitrary<infer T> ? T : never;
 
 export function applyEdits(base: Uint8Array, edits: readonly Edit[]): Uint8Array {
   const data = Array.from(base);
