@@ -36,11 +36,12 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   const lastLength = index.blockLength(count - 1);
   const seq2 = index.seqMatches === 2;
   const penultimateAt: number[] = [];
-  let previous: number[] = [];
-  let current: number[] = [];
+  const previous: number[] = [];
+  const current: number[] = [];
+  const next: number[] = [];
   let previousOffset = -Infinity;
 
-  const onHit = (offset: number, sum: number, buffer: Uint8Array, at: number): number => {
+  const onHit = (offset: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
     let digest: Uint8Array | undefined;
     current.length = 0;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
@@ -58,9 +59,32 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
       }
       if (b === count - 2) penultimateAt.push(offset);
     }
-    [previous, current] = [current, previous];
-    previousOffset = offset;
-    return w;
+    // Where the seed goes on like the target, the next block is right behind: check it by its
+    // strong hash alone, without rolling, for as long as the buffered bytes allow.
+    let q = offset + w;
+    for (let i = at + w; i + w <= end; i += w, q += w) {
+      next.length = 0;
+      let nextDigest: Uint8Array | undefined;
+      for (const b of current) {
+        const nb = b + 1;
+        if (nb >= count || index.blockLength(nb) !== w) continue;
+        nextDigest ??= check.hash(nb, buffer.subarray(i, i + w));
+        if (index.strongHashMatches(nb, nextDigest)) next.push(nb);
+      }
+      if (next.length === 0) break;
+      for (const nb of next) {
+        // Two neighbours side by side: with two-block matching they confirm each other.
+        matches.record(nb - 1, seedId, q - w);
+        matches.record(nb, seedId, q);
+        if (nb === count - 2) penultimateAt.push(q);
+      }
+      current.length = 0;
+      current.push(...next);
+    }
+    previous.length = 0;
+    previous.push(...current);
+    previousOffset = q - w;
+    return q - offset;
   };
 
   const scanner = new WeakScanner({ windowSize: w, filter: table.filter });

@@ -49,8 +49,10 @@ function scanInPieces(
   const points = [...new Set(cuts.map((c) => Math.min(c, data.length)))].sort((x, y) => x - y);
   let prev = 0;
   for (const c of [...points, data.length]) {
-    scanner.update(data.subarray(prev, c), (offset, sum, buffer, index) => {
+    scanner.update(data.subarray(prev, c), (offset, sum, buffer, index, end) => {
       expect(bytesEqual(buffer.subarray(index, index + w), data.subarray(offset, offset + w))).toBe(true);
+      // Everything fed so far from the window on is available.
+      expect(bytesEqual(buffer.subarray(index, end), data.subarray(offset, c))).toBe(true);
       hits.push({ offset, sum });
       return jump(offset);
     });

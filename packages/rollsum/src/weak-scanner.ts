@@ -20,9 +20,10 @@ function hitAdvance(
   sum: number,
   buffer: Uint8Array,
   index: number,
+  end: number,
 ): number {
   if (!filter.hasSecond(sum)) return 0;
-  const advance = onHit(offset, sum >>> 0, buffer, index);
+  const advance = onHit(offset, sum >>> 0, buffer, index, end);
   if (advance === undefined) return 0;
   if (!Number.isSafeInteger(advance) || advance < 0) {
     throw new RollsumError(
@@ -36,8 +37,10 @@ function hitAdvance(
 /**
  * Called by {@link WeakScanner.update} for a window whose weak sum passes the filter.
  *
- * `buffer.subarray(index, index + windowSize)` holds the window's bytes; the buffer is only
- * valid during the call (copy what you keep).
+ * `buffer.subarray(index, index + windowSize)` holds the window's bytes, and
+ * `buffer.subarray(index, end)` every byte of the stream from the window on that has been fed so
+ * far (so a caller can check what follows a match without rolling); the buffer is only valid
+ * during the call (copy what you keep).
  *
  * `sum` is the weak sum under the filter's mask (the bits a truncated .zsync sum keeps).
  *
@@ -50,6 +53,7 @@ export type WeakScanHit = (
   sum: number,
   buffer: Uint8Array,
   index: number,
+  end: number,
 ) => number | undefined | void; // eslint-disable-line @typescript-eslint/no-invalid-void-type -- callbacks that return nothing roll on
 
 /** Options of {@link WeakScanner}. */
@@ -176,7 +180,7 @@ export class WeakScanner {
           sum = (a & amask) | (b << 16);
           h = Math.imul(sum, GOLDEN) >>> shift;
           if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
-            const advance = hitAdvance(filter, onHit, base + p, sum, work, p);
+            const advance = hitAdvance(filter, onHit, base + p, sum, work, p, n);
             if (advance > 1) {
               p += advance;
               len = 0;
@@ -192,7 +196,7 @@ export class WeakScanner {
           sum = (a & amask) | (b << 16);
           h = Math.imul(sum, GOLDEN) >>> shift;
           if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
-            const advance = hitAdvance(filter, onHit, base + p + 1, sum, work, p + 1);
+            const advance = hitAdvance(filter, onHit, base + p + 1, sum, work, p + 1, n);
             if (advance > 1) {
               p += 1 + advance;
               len = 0;
@@ -208,7 +212,7 @@ export class WeakScanner {
           sum = (a & amask) | (b << 16);
           h = Math.imul(sum, GOLDEN) >>> shift;
           if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
-            const advance = hitAdvance(filter, onHit, base + p + 2, sum, work, p + 2);
+            const advance = hitAdvance(filter, onHit, base + p + 2, sum, work, p + 2, n);
             if (advance > 1) {
               p += 2 + advance;
               len = 0;
@@ -224,7 +228,7 @@ export class WeakScanner {
           sum = (a & amask) | (b << 16);
           h = Math.imul(sum, GOLDEN) >>> shift;
           if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
-            const advance = hitAdvance(filter, onHit, base + p + 3, sum, work, p + 3);
+            const advance = hitAdvance(filter, onHit, base + p + 3, sum, work, p + 3, n);
             if (advance > 1) {
               p += 3 + advance;
               len = 0;
@@ -242,7 +246,7 @@ export class WeakScanner {
         const sum = (a & amask) | (b << 16);
         const h = Math.imul(sum, GOLDEN) >>> shift;
         if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
-          const advance = hitAdvance(filter, onHit, base + p, sum, work, p);
+          const advance = hitAdvance(filter, onHit, base + p, sum, work, p, n);
           if (advance > 1) {
             p += advance;
             len = 0;
@@ -264,7 +268,7 @@ export class WeakScanner {
         const sum = (a & amask) | (b << 16);
         const h = Math.imul(sum, GOLDEN) >>> shift;
         if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) {
-          const advance = hitAdvance(filter, onHit, base + p, sum, work, p);
+          const advance = hitAdvance(filter, onHit, base + p, sum, work, p, n);
           if (advance > 1) {
             p += advance;
             len = 0;
