@@ -278,3 +278,40 @@ describe('differential fuzz against the target', () => {
     checkPlanCovers(result.plan, target.length);
   });
 });
+
+describe('parallel scan', () => {
+  it('gives the same output with 1, 2 and 3 worker threads, and finds what one thread finds', async () => {
+    const base = new Uint8Array(3_000_000).map((_, i) => (Math.imul(i + 1, 2654435761) >>> 7) & 0xff);
+    const target = applyEdits(base, [
+      { kind: 'insert', at: 700_000, bytes: text('a new line') },
+      { kind: 'delete', at: 1_500_000, length: 3000 },
+      { kind: 'duplicate', at: 100_000, length: 20_000, to: 2_900_000 },
+    ]);
+    const seedPath = join(dir, 'parallel.seed');
+    await writeFile(seedPath, base);
+    const plans = [];
+    for (const workers of [1, 2, 3]) {
+      const index = await indexOf(target, { blockSize: 4096 });
+      const output = join(dir, `parallel-${workers}.out`);
+      const result = await patch(index, { seeds: [seedPath], output, source: new TestSource(target), workers });
+      expect(Buffer.from(await readFile(output)).equals(Buffer.from(target))).toBe(true);
+      plans.push(result.plan);
+    }
+    // Section boundaries can only cost a block or two.
+    for (const plan of plans) expect(plan.fetchBytes).toBeLessThanOrEqual(plans[0]!.fetchBytes + 2 * 2 * 4096);
+    const again = await planPatch(await indexOf(target, { blockSize: 4096 }), { seeds: [seedPath], workers: 2 });
+    expect(again).toEqual(plans[1]);
+    // A seed equal to the target is found whole whatever the number of threads.
+    const targetPath = join(dir, 'parallel.target');
+    await writeFile(targetPath, target);
+    for (const workers of [2, 3]) {
+      const same = await planPatch(await indexOf(target, { blockSize: 4096 }), { seeds: [targetPath], workers });
+      expect(same.fetchBytes).toBe(0);
+    }
+  }, 60_000);
+
+  it('rejects a bad worker count', async () => {
+    const index = await indexOf(text('abc'));
+    await expect(planPatch(index, { seeds: [], workers: 0 })).rejects.toThrow(/workers/);
+  });
+});

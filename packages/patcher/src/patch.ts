@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { throwIfAborted, type AbortOptions, type BlockSource, type ProgressListener } from '@gosync/core';
 import { WeakSumTable, type BlockIndex } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
@@ -7,6 +8,7 @@ import { PatcherError } from './errors.js';
 import { Matches } from './matches.js';
 import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
 import { makePlan, type Plan } from './plan.js';
+import { scanInParallel } from './parallel-scan.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
 
@@ -21,6 +23,13 @@ export interface PlanOptions extends AbortOptions {
   readonly onProgress?: ProgressListener | undefined;
   /** Largest single fetch range in bytes (adjacent missing blocks merge up to this). Default 8 MiB. */
   readonly maxFetchRange?: number | undefined;
+  /**
+   * Threads scanning each seed file in parallel sections. Default: for seed files of 64 MiB or
+   * more, `availableParallelism()` clamped to [1, 4]; otherwise 1 (the calling thread). The plan
+   * does not depend on timing; it may differ slightly between thread counts (where matches fall
+   * at section boundaries), the output never does.
+   */
+  readonly workers?: number | undefined;
 }
 
 /** Options of {@link patch}. */
@@ -78,10 +87,21 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
   for (const [i, reader] of readers.entries()) {
     if (matches.found === index.count) break;
     throwIfAborted(options.signal);
+    const workers = workerCount(options.workers, reader.length);
     if (index.kind === 'chunks') await scanChunks(ctx, i, reader);
-    else await scanBlocks(ctx, i, reader);
+    else if (workers > 1 && reader.path !== undefined && reader.length > workers * 4 * index.blockSize) {
+      await scanInParallel(index, reader.path, i, reader.length, workers, matches, ctx);
+    } else await scanBlocks(ctx, i, reader);
   }
   return matches;
+}
+
+function workerCount(option: number | undefined, seedLength: number): number {
+  if (option === undefined) return seedLength >= 64 << 20 ? Math.min(4, Math.max(1, availableParallelism())) : 1;
+  if (!Number.isSafeInteger(option) || option < 1 || option > 256) {
+    throw new PatcherError('ERR_PATCHER_INVALID_OPTION', `workers: expected an integer in [1, 256], got ${String(option)}`);
+  }
+  return option;
 }
 
 function checkMaxFetchRange(options: PlanOptions): number {
@@ -109,6 +129,7 @@ function checkMaxFetchRange(options: PlanOptions): number {
 export async function planPatch(index: BlockIndex, options: PlanOptions): Promise<Plan> {
   throwIfAborted(options.signal);
   const maxFetchRange = checkMaxFetchRange(options);
+  workerCount(options.workers, 0);
   const readers = await openSeeds(options.seeds);
   try {
     const matches = await scanAll(index, readers, await BlockCheck.create(index), options);
@@ -141,6 +162,7 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
   const { signal, onProgress, output } = options;
   throwIfAborted(signal);
   const maxFetchRange = checkMaxFetchRange(options);
+  workerCount(options.workers, 0);
   const resumeFile = options.resume === false ? undefined : await takeResumeFile(output);
   const readers = await openSeeds(resumeFile === undefined ? options.seeds : [...options.seeds, resumeFile]);
   let out: OutputFile | undefined;

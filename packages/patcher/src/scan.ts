@@ -5,6 +5,12 @@ import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
 import type { SeedReader } from './seed-reader.js';
 
+/** The windows starting in `[from, to)` of a seed: one worker's share. @internal */
+export interface SeedSection {
+  readonly from: number;
+  readonly to: number;
+}
+
 /** What one seed scan needs. @internal */
 export interface ScanContext {
   readonly index: BlockIndex;
@@ -28,11 +34,13 @@ export interface ScanContext {
  *
  * @internal
  */
-export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedReader): Promise<void> {
+export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedReader, section?: SeedSection): Promise<void> {
   const { index, table, check, matches } = ctx;
   const count = index.count;
   if (count === 0) return;
   const w = index.blockSize;
+  const from = section?.from ?? 0;
+  const isLastSection = section === undefined || section.to >= reader.length;
   const lastLength = index.blockLength(count - 1);
   const seq2 = index.seqMatches === 2;
   const penultimateAt: number[] = [];
@@ -41,7 +49,8 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   const next: number[] = [];
   let previousOffset = -Infinity;
 
-  const onHit = (offset: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
+  const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
+    const offset = from + relative;
     let digest: Uint8Array | undefined;
     current.length = 0;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
@@ -88,7 +97,10 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   };
 
   const scanner = new WeakScanner({ windowSize: w, filter: table.filter });
-  for await (const piece of reader.pieces(ctx.signal)) {
+  // A section sees the windows that start inside it, plus one more block of them with two-block
+  // matching, so that a pair straddling the boundary is still confirmed.
+  const readTo = section === undefined ? reader.length : section.to + (seq2 ? 2 * w : w) - 1;
+  for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
     scanner.update(piece, onHit);
     ctx.onBytes?.(piece.length);
   }
@@ -96,7 +108,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   const last = count - 1;
   if (lastLength < w && !matches.has(last)) {
     const lastSum = index.weakSums[last] as number;
-    const candidates: [number, number][] = [[reader.length - lastLength, -1]];
+    const candidates: [number, number][] = isLastSection ? [[reader.length - lastLength, -1]] : [];
     for (const at of penultimateAt) candidates.push([at + w, at]);
     for (const [at, penultimate] of candidates) {
       throwIfAborted(ctx.signal);

@@ -10,12 +10,15 @@ const PIECE = 1 << 20;
 /** Random and sequential access to one seed, file or memory. @internal */
 export class SeedReader {
   readonly name: string;
+  /** The file path, for file seeds. */
+  readonly path: string | undefined;
   readonly length: number;
   readonly #bytes: Uint8Array | undefined;
   readonly #file: FileHandle | undefined;
 
   private constructor(name: string, length: number, bytes?: Uint8Array, file?: FileHandle) {
     this.name = name;
+    this.path = file === undefined ? undefined : name;
     this.length = length;
     this.#bytes = bytes;
     this.#file = file;
@@ -57,12 +60,16 @@ export class SeedReader {
     return buffer;
   }
 
-  /** The whole seed in order, in pieces of up to 1 MiB (a reused buffer for files). */
-  async *pieces(signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  /**
+   * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to 1 MiB
+   * (a reused buffer for files).
+   */
+  async *pieces(signal?: AbortSignal, from = 0, to: number = this.length): AsyncIterable<Uint8Array> {
     const buffer = this.#bytes === undefined ? new Uint8Array(PIECE) : undefined;
-    for (let offset = 0; offset < this.length; offset += PIECE) {
+    const end = Math.min(to, this.length);
+    for (let offset = from; offset < end; offset += PIECE) {
       throwIfAborted(signal);
-      yield await this.read(offset, PIECE, buffer);
+      yield await this.read(offset, Math.min(PIECE, end - offset), buffer);
     }
   }
 
