@@ -6,7 +6,7 @@ import { fc, test } from '@fast-check/vitest';
 import { isGosyncError } from '@gosync/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patch, planPatch } from './patch.js';
-import { TestSource, applyEdits, arbEdit, checkPlanCovers, indexOf, text } from './test-support.js';
+import { TestSource, applyEdits, arbEdit, checkPlanCovers, indexOf, pseudoRandom, text } from './test-support.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -150,7 +150,7 @@ describe('plan', () => {
 });
 
 describe('profiles and index kinds', () => {
-  const base = new Uint8Array(300_000).map((_, i) => (Math.imul(i, 2654435761) >>> 13) & 0xff);
+  const base = pseudoRandom(300_000, 1);
   const edited = new Uint8Array([...base.subarray(0, 100_000), ...text('inserted!'), ...base.subarray(100_000, 299_990)]);
 
   it.each([
@@ -166,7 +166,7 @@ describe('profiles and index kinds', () => {
 });
 
 describe('failures keep everything intact', () => {
-  const target = new Uint8Array(10_000).map((_, i) => (Math.imul(i + 1, 2654435761) >>> 11) & 0xff);
+  const target = pseudoRandom(10_000, 2);
   const seedBytes = target.slice(0, 6000);
 
   async function setup(name: string): Promise<{ output: string; seedPath: string }> {
@@ -271,7 +271,7 @@ describe('differential fuzz against the target', () => {
     ],
     { numRuns: 12 },
   )('large blocks (512 B – 64 KiB) on up to 200 kB', async (length, edits, blockSize, profile) => {
-    const base = new Uint8Array(length).map((_, i) => (Math.imul(i + length, 2654435761) >>> 9) & 0xff);
+    const base = pseudoRandom(length, length + 1);
     const target = applyEdits(base, edits);
     const { out, result } = await sync(target, [base], { profile, blockSize });
     expect(Buffer.from(out).equals(Buffer.from(target))).toBe(true);
@@ -281,11 +281,12 @@ describe('differential fuzz against the target', () => {
 
 describe('parallel scan', () => {
   it('gives the same output with 1, 2 and 3 worker threads, and finds what one thread finds', async () => {
-    const base = new Uint8Array(3_000_000).map((_, i) => (Math.imul(i + 1, 2654435761) >>> 7) & 0xff);
+    // Larger than the 4 MiB read pieces, so matches also run across piece boundaries.
+    const base = pseudoRandom(9_000_000, 3);
     const target = applyEdits(base, [
       { kind: 'insert', at: 700_000, bytes: text('a new line') },
       { kind: 'delete', at: 1_500_000, length: 3000 },
-      { kind: 'duplicate', at: 100_000, length: 20_000, to: 2_900_000 },
+      { kind: 'duplicate', at: 100_000, length: 20_000, to: 8_900_000 },
     ]);
     const seedPath = join(dir, 'parallel.seed');
     await writeFile(seedPath, base);

@@ -5,7 +5,7 @@ import { PatcherError } from './errors.js';
 /** A seed: a file path, or bytes already in memory. */
 export type SeedInput = string | Uint8Array;
 
-const PIECE = 1 << 20;
+const PIECE = 4 << 20;
 
 /** Random and sequential access to one seed, file or memory. @internal */
 export class SeedReader {

@@ -92,3 +92,16 @@ export function checkPlanCovers(plan: Plan, length: number): void {
     throw new Error(`plan covers ${next} of ${length} bytes`);
   }
 }
+
+/** Deterministic pseudo-random bytes (xorshift32), with no short period. */
+export function pseudoRandom(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
