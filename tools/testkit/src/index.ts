@@ -1,1 +1,11 @@
-export {};
+/**
+ * Test helpers for `@gosync`: find system tools, skip with a printed reason when one is absent,
+ * start a real nginx on 127.0.0.1, and make deterministic pseudo-random bytes.
+ *
+ * @packageDocumentation
+ */
+export { findTool, skipWithoutTools } from './tools.js';
+export { startNginx } from './nginx.js';
+export type { NginxOptions, RunningNginx } from './nginx.js';
+export { pseudoRandomBytes, writePseudoRandomFile } from './random.js';
+export { freePort } from './ports.js';

@@ -1,0 +1,274 @@
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { isGosyncError, toHex } from '@gosync/core';
+import {
+  buildIndex,
+  encodeGosync,
+  encodeIndex,
+  encodeZsync,
+  isStrongHashName,
+  readIndexFile,
+  STRONG_HASH_NAMES,
+  type BlockIndex,
+  type BuildIndexOptions,
+  type IndexFormat,
+} from '@gosync/index';
+
+/** Where the CLI writes; tests pass buffers. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+/** Exit codes (documented in every --help). */
+export const EXIT_OK: number = 0;
+export const EXIT_ERROR: number = 1;
+export const EXIT_USAGE: number = 2;
+
+const EXIT_TEXT = `Exit codes:
+  0  success
+  1  error (the message starts with its stable code, e.g. ERR_INDEX_IO)
+  2  usage error (unknown command or option, missing or bad argument)`;
+
+export const MAIN_HELP: string = `gosync — differential file transfer (rsync/zsync style)
+
+Usage:
+  gosync index <file> [options]   build an index of <file> (native .gsi, .zsync or .gosync)
+  gosync info <index> [--json]    describe an index file of any supported format
+  gosync <command> --help         help for one command
+
+${EXIT_TEXT}
+`;
+
+export const INDEX_HELP: string = `gosync index <file> [options]
+
+Reads <file> once and writes its index: per block a weak rolling sum and a strong hash,
+plus the whole-file hash. Clients download the index first and fetch only missing blocks.
+
+Options:
+  -o, --output <path>     where to write (default: <file>.gsi, <file>.zsync or <file>.gosync)
+  -f, --format <format>   native (default; smallest, xxh128 + SHA-256)
+                          zsync  (readable by zsync 0.6.2: MD4, SHA-1, zsyncmake's sizes)
+                          gosync (go-sync's layout: MD5, full sums)
+  -b, --block-size <n>    block size in bytes (default: native/gosync the power of two at
+                          or above sqrt(file size) within 2 KiB..1 MiB; zsync 2048 below
+                          100 MB, else 4096). Smaller blocks fetch less, but the index grows.
+      --hash <name>       strong hash: ${STRONG_HASH_NAMES.join(', ')} (native only;
+                          zsync needs md4, gosync md5)
+      --full-hashes       keep whole digests and 4-byte weak sums instead of zsync-style
+                          truncation with two-block matching (native only)
+      --chunks            cut content-defined chunks instead of fixed blocks, so an insertion
+                          moves only nearby boundaries (native only)
+      --avg-size <n>      average chunk size with --chunks, a power of two (default 65536;
+                          chunks range from a quarter to four times it)
+  -u, --url <url>         a URL of the file, stored in the index (repeatable; may be relative
+                          to the index's own URL)
+      --workers <n>       hashing threads (default: automatic; 0 = none)
+  -q, --quiet             no summary line
+  -h, --help              this help
+
+${EXIT_TEXT}
+`;
+
+export const INFO_HELP: string = `gosync info <index> [--json]
+
+Prints what an index holds: format, sizes, algorithms and hash lengths, file hashes,
+metadata (file name, time, URLs) and the index's own size per block. The format is
+recognised by its first bytes (native .gsi, .zsync, go-sync .gosync).
+
+Options:
+  --json       print one JSON object instead of text
+  -h, --help   this help
+
+${EXIT_TEXT}
+`;
+
+class UsageError extends Error {}
+
+function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${n} bytes (${v.toFixed(1)} ${units[u] ?? ''})`;
+}
+
+function parseInteger(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name}: expected a non-negative integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+async function indexCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string', short: 'f', default: 'native' },
+      'block-size': { type: 'string', short: 'b' },
+      hash: { type: 'string' },
+      'full-hashes': { type: 'boolean', default: false },
+      chunks: { type: 'boolean', default: false },
+      'avg-size': { type: 'string' },
+      url: { type: 'string', short: 'u', multiple: true },
+      workers: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout(INDEX_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(`index: expected one <file>, got ${positionals.length}`);
+  const file = positionals[0] as string;
+  const format = values.format;
+  if (format !== 'native' && format !== 'zsync' && format !== 'gosync') {
+    throw new UsageError(`--format: expected native, zsync or gosync, got ${JSON.stringify(format)}`);
+  }
+  const hash = values.hash;
+  if (hash !== undefined) {
+    if (!isStrongHashName(hash)) throw new UsageError(`--hash: expected one of ${STRONG_HASH_NAMES.join(', ')}, got ${JSON.stringify(hash)}`);
+    const needed = format === 'zsync' ? 'md4' : format === 'gosync' ? 'md5' : undefined;
+    if (needed !== undefined && hash !== needed) throw new UsageError(`--hash: the ${format} format needs ${needed}`);
+  }
+  if (values['full-hashes'] && format !== 'native') throw new UsageError('--full-hashes: only for the native format');
+  if (values.chunks && format !== 'native') throw new UsageError('--chunks: only for the native format');
+  if (values.chunks && values['block-size'] !== undefined) throw new UsageError('--chunks and --block-size exclude each other; use --avg-size');
+  if (!values.chunks && values['avg-size'] !== undefined) throw new UsageError('--avg-size: only with --chunks');
+  const avgSize = parseInteger('avg-size', values['avg-size']);
+  const blockSize = parseInteger('block-size', values['block-size']);
+  const workers = parseInteger('workers', values.workers);
+  const options: BuildIndexOptions = {
+    profile: format,
+    ...(blockSize === undefined ? {} : { blockSize }),
+    ...(workers === undefined ? {} : { workers }),
+    ...(hash === undefined ? {} : { strongHash: hash }),
+    ...(values['full-hashes'] ? { hashLengths: 'full' as const } : {}),
+    ...(values.chunks ? { kind: 'chunks' as const, chunking: avgSize === undefined ? {} : { avgSize } } : {}),
+    ...(values.url === undefined ? {} : { metadata: { urls: values.url } }),
+  };
+  const extension = format === 'native' ? '.gsi' : `.${format}`;
+  const output = values.output ?? `${file}${extension}`;
+  const index = await buildIndex(file, options);
+  const bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
+  const temp = `${output}.tmp-${process.pid}`;
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, output);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+  if (!values.quiet) {
+    const cut = index.kind === 'chunks' ? `${index.count} chunks of at most ${index.blockSize} bytes` : `${index.count} blocks of ${index.blockSize} bytes`;
+    io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes\n`);
+  }
+  return EXIT_OK;
+}
+
+function describeIndex(format: IndexFormat, index: BlockIndex, size: number): Record<string, unknown> {
+  return {
+    format,
+    kind: index.kind,
+    fileLength: index.fileLength,
+    blockSize: index.blockSize,
+    blocks: index.count,
+    strongHash: index.strongHash,
+    strongBytes: index.strongBytes,
+    weakBytes: index.weakBytes,
+    seqMatches: index.seqMatches,
+    padLastBlock: index.padLastBlock,
+    fileHashes: Object.fromEntries(index.fileHashes.map((h) => [h.algorithm, toHex(h.digest)])),
+    filename: index.metadata.filename ?? null,
+    mtime: index.metadata.mtime ?? null,
+    urls: index.metadata.urls ?? [],
+    indexBytes: size,
+    bytesPerBlock: index.count === 0 ? null : Number((size / index.count).toFixed(3)),
+  };
+}
+
+async function infoCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout(INFO_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(`info: expected one <index>, got ${positionals.length}`);
+  const path = positionals[0] as string;
+  const { format, index } = await readIndexFile(path);
+  const size = (await stat(path)).size;
+  const d = describeIndex(format, index, size);
+  if (values.json) {
+    io.stdout(`${JSON.stringify(d, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const names: Record<IndexFormat, string> = { native: 'native (.gsi)', zsync: '.zsync', gosync: 'go-sync (.gosync)' };
+  const lines: [string, string][] = [
+    ['format', names[format]],
+    ['kind', index.kind],
+    ['file length', formatBytes(index.fileLength)],
+    [index.kind === 'chunks' ? 'max chunk' : 'block size', String(index.blockSize)],
+    [index.kind === 'chunks' ? 'chunks' : 'blocks', String(index.count)],
+    ['strong hash', `${index.strongHash}, first ${index.strongBytes} bytes kept`],
+    ['weak sum', `${index.weakBytes} of 4 bytes kept (mask 0x${index.weakMask.toString(16).padStart(8, '0')})`],
+    ['seq matches', String(index.seqMatches)],
+    ['last block', index.padLastBlock ? 'hashed zero-padded to the block size' : 'hashed over its own bytes'],
+  ];
+  for (const h of index.fileHashes) lines.push([h.algorithm, toHex(h.digest)]);
+  if (index.metadata.filename !== undefined) lines.push(['filename', index.metadata.filename]);
+  if (index.metadata.mtime !== undefined) lines.push(['mtime', new Date(index.metadata.mtime * 1000).toISOString()]);
+  for (const url of index.metadata.urls ?? []) lines.push(['url', url]);
+  lines.push(['index size', `${formatBytes(size)}${index.count === 0 ? '' : `, ${(size / index.count).toFixed(2)} bytes per block`}`]);
+  io.stdout(lines.map(([k, v]) => `${k.padEnd(12)} ${v}\n`).join(''));
+  return EXIT_OK;
+}
+
+/**
+ * Runs the CLI with arguments (without `node` and the script) and returns the exit code.
+ * Errors are printed to `io.stderr` as `gosync: <code>: <message>`.
+ */
+export async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case 'index':
+        return await indexCommand(rest, io);
+      case 'info':
+        return await infoCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(MAIN_HELP);
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true)) {
+      io.stderr(`gosync: usage: ${e.message}\nRun \`gosync ${command !== undefined && ['index', 'info'].includes(command) ? `${command} ` : ''}--help\` for help.\n`);
+      return EXIT_USAGE;
+    }
+    if (isGosyncError(e)) {
+      io.stderr(`gosync: ${e.code}: ${e.message}\n`);
+      return EXIT_ERROR;
+    }
+    const err = e as NodeJS.ErrnoException;
+    io.stderr(`gosync: ${err.code ?? 'ERR_UNEXPECTED'}: ${err.message}\n`);
+    return EXIT_ERROR;
+  }
+}

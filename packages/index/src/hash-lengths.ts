@@ -1,0 +1,127 @@
+import { IndexError } from './errors.js';
+
+/** How many bytes of each block's sums an index keeps, and how many blocks must match in a row. */
+export interface HashLengths {
+  /**
+   * 1: a block counts as found when its own sums match. 2: only when the following block
+   * matches too — zsync's trick that lets both sums be truncated.
+   */
+  readonly seqMatches: 1 | 2;
+  /**
+   * Bytes of the weak sum kept: 4 keeps `a` and `b`; 3 keeps the low byte of `a` and all of
+   * `b`; 2 keeps `b` only (zsync's layout; see `zsyncRsumMask` in `@gosync/rollsum`).
+   */
+  readonly weakBytes: 2 | 3 | 4;
+  /** Bytes of the strong hash kept (its first bytes), from 3 up to the digest length. */
+  readonly strongBytes: number;
+}
+
+/**
+ * The hash lengths zsyncmake 0.6.2 chooses for a file: two-block matching for any file longer
+ * than one block, and sums just long enough for a whole-file false-match probability of about
+ * 2^-20.
+ *
+ * - `seqMatches = fileLength > blockSize ? 2 : 1`
+ * - `weakBytes = clamp(⌈(log2 fileLength + log2 blockSize − 8.6) / seqMatches / 8⌉, 2, 4)`
+ * - `strongBytes = max(⌈(20 + log2 fileLength + log2(1 + ⌊fileLength / blockSize⌋)) / seqMatches / 8⌉,
+ *   ⌊(7.9 + 20 + log2(1 + ⌊fileLength / blockSize⌋)) / 8⌋)`, at most 16
+ *
+ * An empty file gives `{ seqMatches: 1, weakBytes: 2, strongBytes: 3 }`, as zsyncmake writes.
+ *
+ * @param fileLength - the target length in bytes
+ * @param blockSize - the block size in bytes
+ * @returns the lengths zsyncmake would write in `Hash-Lengths:`
+ * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for a negative or fractional length or
+ *   a block size that is not a positive integer
+ * @example
+ * ```ts
+ * zsyncHashLengths(10_000, 2048); // { seqMatches: 2, weakBytes: 2, strongBytes: 3 }
+ * ```
+ */
+export function zsyncHashLengths(fileLength: number, blockSize: number): HashLengths {
+  assertLength(fileLength);
+  assertBlockSize(blockSize);
+  const seqMatches = fileLength > blockSize ? 2 : 1;
+  const blocks = Math.floor(fileLength / blockSize);
+  const logLen = fileLength === 0 ? -Infinity : Math.log2(fileLength);
+  let weak = Math.ceil((logLen + Math.log2(blockSize) - 8.6) / seqMatches / 8);
+  if (!(weak >= 2)) weak = 2;
+  if (weak > 4) weak = 4;
+  let strong = Math.ceil((20 + logLen + Math.log2(1 + blocks)) / seqMatches / 8);
+  const strong2 = Math.trunc((7.9 + 20 + Math.log2(1 + blocks)) / 8);
+  if (!(strong >= strong2)) strong = strong2;
+  if (strong > 16) strong = 16;
+  return { seqMatches, weakBytes: weak as 2 | 3 | 4, strongBytes: strong };
+}
+
+/**
+ * An estimate of the expected number of false block matches when a seed of `seedLength` bytes
+ * is scanned against an index: every seed offset is compared with every block, a pair passes
+ * the weak sum with probability 2^-(8·weakBytes) and the strong hash with 2^-(8·strongBytes),
+ * and with `seqMatches = 2` the next block must pass too. Real data has correlated blocks, so
+ * treat it as a guide for choosing lengths, not a bound.
+ *
+ * @param lengths - the index's hash lengths
+ * @param blockCount - blocks in the index
+ * @param seedLength - bytes scanned
+ * @returns expected false matches (a probability when well below 1)
+ * @example
+ * ```ts
+ * expectedFalseMatches({ seqMatches: 1, weakBytes: 4, strongBytes: 16 }, 1e6, 1e9); // ≈ 2.7e-35
+ * ```
+ */
+export function expectedFalseMatches(
+  lengths: HashLengths,
+  blockCount: number,
+  seedLength: number,
+): number {
+  const bits = 8 * (lengths.weakBytes + lengths.strongBytes) * lengths.seqMatches;
+  return seedLength * blockCount * 2 ** -bits;
+}
+
+/**
+ * The block size used when none is given: the power of two at or above √fileLength, clamped to
+ * [2 KiB, 1 MiB]. Smaller blocks find more reusable data and fetch less around each change,
+ * but the index grows as fileLength / blockSize; with √ sizing both costs grow as √fileLength
+ * (a 565 MB file gets 32 KiB blocks and a ~17 000-block index). `'zsync'` gives zsyncmake's
+ * rule instead: 2048 below 100 MB (10^8 bytes), else 4096.
+ *
+ * @param fileLength - the target length in bytes (unknown: pass 0, which gives 2048)
+ * @param rule - `'sqrt'` (default) or `'zsync'`
+ * @returns a block size in bytes
+ * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for a negative or fractional length
+ * @example
+ * ```ts
+ * defaultBlockSize(565_000_000); // 32768
+ * defaultBlockSize(565_000_000, 'zsync'); // 4096
+ * ```
+ */
+export function defaultBlockSize(fileLength: number, rule: 'sqrt' | 'zsync' = 'sqrt'): number {
+  assertLength(fileLength);
+  if (rule === 'zsync') return fileLength < 100_000_000 ? 2048 : 4096;
+  const log2 = Math.ceil(Math.log2(Math.max(1, Math.sqrt(fileLength))));
+  return 2 ** Math.min(20, Math.max(11, log2));
+}
+
+/** @internal */
+export function assertLength(fileLength: number): void {
+  if (!Number.isSafeInteger(fileLength) || fileLength < 0) {
+    throw new IndexError(
+      'ERR_INDEX_INVALID_OPTION',
+      `fileLength: expected a non-negative safe integer, got ${String(fileLength)}`,
+    );
+  }
+}
+
+/** The largest block size accepted anywhere (1 GiB). */
+export const MAX_BLOCK_SIZE: number = 2 ** 30;
+
+/** @internal */
+export function assertBlockSize(blockSize: number): void {
+  if (!Number.isSafeInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK_SIZE) {
+    throw new IndexError(
+      'ERR_INDEX_INVALID_OPTION',
+      `blockSize: expected an integer in [1, 2^30], got ${String(blockSize)}`,
+    );
+  }
+}

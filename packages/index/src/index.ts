@@ -1,0 +1,51 @@
+/**
+ * Build, encode, decode and look up block indexes for the `@gosync` toolkit.
+ *
+ * - {@link buildIndex}: one streaming pass over a target (file or stream), optionally on
+ *   worker threads, giving a {@link BlockIndex}.
+ * - Formats: native `.gsi` ({@link encodeIndex} / {@link decodeIndex}), `.zsync`
+ *   ({@link encodeZsync} / {@link decodeZsync}), go-sync's `.gosync`
+ *   ({@link encodeGosync} / {@link decodeGosync}), and {@link decodeAnyIndex} by magic.
+ * - {@link WeakSumTable}: weak sum → blocks, for the rolling scan.
+ * - Strong hashes ({@link createStrongHasher}) and hash lengths ({@link zsyncHashLengths}).
+ *
+ * Every failure is an {@link IndexError} with a stable `ERR_INDEX_*` code.
+ *
+ * @packageDocumentation
+ */
+export { IndexError } from './errors.js';
+export type { IndexErrorCode } from './errors.js';
+export { BlockIndex } from './block-index.js';
+export type {
+  BlockIndexInit,
+  ChunkParameters,
+  FileHash,
+  FileHashName,
+  IndexKind,
+  IndexMetadata,
+} from './block-index.js';
+export {
+  createStrongHasher,
+  isStrongHashName,
+  STRONG_HASH_NAMES,
+  strongHashInfo,
+} from './hashes.js';
+export type { StrongHasher, StrongHashInfo, StrongHashName } from './hashes.js';
+export {
+  defaultBlockSize,
+  expectedFalseMatches,
+  MAX_BLOCK_SIZE,
+  zsyncHashLengths,
+} from './hash-lengths.js';
+export type { HashLengths } from './hash-lengths.js';
+export { buildIndex } from './build.js';
+export type { BuildIndexOptions, BuildProfile } from './build.js';
+export { decodeIndex, encodeIndex, GSI_FEATURES, GSI_MAGIC, GSI_VERSION } from './gsi.js';
+export { decodeZsync, encodeZsync, ZSYNC_MAX_HEADER } from './zsync.js';
+export type { EncodeZsyncOptions } from './zsync.js';
+export { decodeGosync, encodeGosync, GOSYNC_MAGIC } from './gosync-format.js';
+export { decodeAnyIndex, detectIndexFormat, readIndexFile } from './detect.js';
+export type { IndexFormat } from './detect.js';
+export { DEFAULT_MAX_BLOCKS } from './limits.js';
+export type { DecodeOptions } from './limits.js';
+export { WeakSumTable } from './weak-sum-table.js';

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from './ports.js';
+import { findTool } from './tools.js';
+
+/** Options of {@link startNginx}. */
+export interface NginxOptions {
+  /** The directory served at `/`. */
+  readonly root: string;
+  /** Extra directives inside the `server { }` block. */
+  readonly serverConfig?: string;
+}
+
+/** A running nginx. */
+export interface RunningNginx {
+  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops it and removes its temporary directory. */
+  close(): Promise<void>;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => {
+      done(false);
+    });
+  });
+}
+
+/**
+ * Starts the real nginx (`/usr/sbin/nginx`) serving `root` on 127.0.0.1 with a free port, as
+ * the current user (root included): one process (`master_process off`), so no `user`
+ * directive is needed; its config, pid, logs and temp paths live in a temporary directory.
+ *
+ * @param options - the directory to serve
+ * @returns the URL and a `close()`
+ * @throws Error when nginx is not installed or does not start within 10 s (the error log is
+ *   in the message)
+ */
+export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
+  const nginx = findTool('nginx');
+  if (nginx === undefined) throw new Error('nginx is not installed');
+  const dir = await mkdtemp(join(tmpdir(), 'gosync-nginx-'));
+  const port = await freePort();
+  const errorLog = join(dir, 'error.log');
+  const conf = `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${errorLog} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+  types { application/octet-stream bin; }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:${port};
+    root ${resolve(options.root)};
+    ${options.serverConfig ?? ''}
+  }
+}
+`;
+  const confPath = join(dir, 'nginx.conf');
+  await writeFile(confPath, conf);
+  const child = spawn(nginx, ['-p', dir, '-e', errorLog, '-c', confPath], { stdio: 'ignore' });
+  const state = { exited: false };
+  child.once('exit', () => {
+    state.exited = true;
+  });
+  const deadline = Date.now() + 10_000;
+  while (!(await canConnect(port))) {
+    if (state.exited || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      const log = await readFile(errorLog, 'utf8').catch(() => '');
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`nginx did not start on port ${port}: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    async close() {
+      if (!state.exited) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
