@@ -8,7 +8,7 @@ import { pseudoRandomBytes } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIndex } from './build.js';
 import { encodeIndex } from './gsi.js';
-import { zsyncHashLengths } from './hash-lengths.js';
+import { nativeHashLengths, zsyncHashLengths } from './hash-lengths.js';
 import { STRONG_HASH_NAMES } from './hashes.js';
 import { asyncCodeOf, naiveSums, pieces } from './test-helpers.js';
 
@@ -65,7 +65,7 @@ describe('buildIndex', { timeout: 30_000 }, () => {
     expect(bytesEqual(streamed.strongHashes, (await buildIndex(path, { workers: 0, blockSize: 4096, profile: 'zsync' })).strongHashes)).toBe(true);
   });
 
-  it('records file hashes, metadata from the path and zsync hash lengths', async () => {
+  it('records file hashes, metadata from the path and native hash lengths', async () => {
     const data = pseudoRandomBytes(50_000, 11);
     const path = join(dir, 'meta.bin');
     await writeFile(path, data);
@@ -74,8 +74,11 @@ describe('buildIndex', { timeout: 30_000 }, () => {
     expect(typeof index.metadata.mtime).toBe('number');
     expect(Buffer.from(index.fileHash('sha256')!).toString('hex')).toBe(createHash('sha256').update(data).digest('hex'));
     expect(Buffer.from(index.fileHash('sha1')!).toString('hex')).toBe(createHash('sha1').update(data).digest('hex'));
-    const lengths = zsyncHashLengths(50_000, 2048);
-    expect([index.seqMatches, index.weakBytes, index.strongBytes]).toEqual([lengths.seqMatches, lengths.weakBytes, lengths.strongBytes]);
+    const lengths = nativeHashLengths(50_000, 2048, 16);
+    expect([index.seqMatches, index.weakBytes, index.strongBytes]).toEqual([lengths.seqMatches, 4, lengths.strongBytes]);
+    // As many bytes per block as zsync's lengths, but never a strong hash under 3 bytes.
+    const z = zsyncHashLengths(50_000, 2048);
+    expect(index.weakBytes + index.strongBytes).toBe(Math.max(z.weakBytes + z.strongBytes, 7));
     expect(index.strongHash).toBe('xxh128');
     // Truncated strong hashes are the prefixes of the full ones; weak sums are masked.
     const full = await buildIndex(path, { blockSize: 2048, hashLengths: 'full' });

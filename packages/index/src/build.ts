@@ -18,6 +18,7 @@ import { IndexError } from './errors.js';
 import {
   assertBlockSize,
   defaultBlockSize,
+  nativeHashLengths,
   zsyncHashLengths,
   type HashLengths,
 } from './hash-lengths.js';
@@ -29,7 +30,7 @@ import type { HashReply, HashRequest } from './hash-worker.js';
  *
  * | profile | strong hash | hash lengths | last block | file hashes | block size rule |
  * |---|---|---|---|---|---|
- * | `native` | xxh128 | `'zsync'` | own bytes | sha256 | √ length |
+ * | `native` | xxh128 | `'native'` | own bytes | sha256 | √ length |
  * | `zsync` | md4 | `'zsync'` | zero-padded | sha1 | zsyncmake's |
  * | `gosync` | md5 | `'full'` (4 + 16 bytes) | own bytes | sha256 | √ length |
  */
@@ -55,7 +56,7 @@ export interface BuildIndexOptions extends AbortOptions {
    * `'full'` keeps 4 weak bytes and the whole digest with single-block matching; `'zsync'`
    * computes them as zsyncmake does (see {@link zsyncHashLengths}); or give them.
    */
-  readonly hashLengths?: 'full' | 'zsync' | HashLengths;
+  readonly hashLengths?: 'full' | 'zsync' | 'native' | HashLengths;
   /** Hash a short last block zero-padded to the block size (zsync's rule). */
   readonly padLastBlock?: boolean;
   /** Whole-file hashes to compute. */
@@ -83,14 +84,14 @@ const PROFILES: Readonly<
     BuildProfile,
     {
       strongHash: StrongHashName;
-      hashLengths: 'full' | 'zsync';
+      hashLengths: 'full' | 'zsync' | 'native';
       padLastBlock: boolean;
       fileHashes: readonly FileHashName[];
       rule: 'sqrt' | 'zsync';
     }
   >
 > = {
-  native: { strongHash: 'xxh128', hashLengths: 'zsync', padLastBlock: false, fileHashes: ['sha256'], rule: 'sqrt' },
+  native: { strongHash: 'xxh128', hashLengths: 'native', padLastBlock: false, fileHashes: ['sha256'], rule: 'sqrt' },
   zsync: { strongHash: 'md4', hashLengths: 'zsync', padLastBlock: true, fileHashes: ['sha1'], rule: 'zsync' },
   gosync: { strongHash: 'md5', hashLengths: 'full', padLastBlock: false, fileHashes: ['sha256'], rule: 'sqrt' },
 };
@@ -252,7 +253,7 @@ class WorkerPool {
 }
 
 function resolveLengths(
-  spec: 'full' | 'zsync' | HashLengths,
+  spec: 'full' | 'zsync' | 'native' | HashLengths,
   fileLength: number,
   blockSize: number,
   digestLength: number,
@@ -262,11 +263,12 @@ function resolveLengths(
     const z = zsyncHashLengths(fileLength, blockSize);
     return { ...z, strongBytes: Math.min(z.strongBytes, digestLength) };
   }
+  if (spec === 'native') return nativeHashLengths(fileLength, blockSize, digestLength);
   return spec;
 }
 
-function checkLengths(spec: 'full' | 'zsync' | HashLengths, digestLength: number): void {
-  if (spec === 'full' || spec === 'zsync') return;
+function checkLengths(spec: 'full' | 'zsync' | 'native' | HashLengths, digestLength: number): void {
+  if (spec === 'full' || spec === 'zsync' || spec === 'native') return;
   const loose: unknown = spec;
   if (typeof loose !== 'object' || loose === null) throw invalid(`hashLengths: expected 'full', 'zsync' or an object, got ${String(loose)}`);
   const { seqMatches, weakBytes, strongBytes } = loose as Record<string, unknown>;
@@ -448,7 +450,7 @@ function truncateStrong(full: Uint8Array, blocks: number, from: number, to: numb
 interface ChunkBuildContext {
   readonly strongHash: StrongHashName;
   readonly digestLength: number;
-  readonly lengthSpec: 'full' | 'zsync' | HashLengths;
+  readonly lengthSpec: 'full' | 'zsync' | 'native' | HashLengths;
   readonly fileHashNames: readonly FileHashName[];
   readonly knownLength: number | undefined;
   readonly metadata: IndexMetadata;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultBlockSize, expectedFalseMatches, zsyncHashLengths } from './hash-lengths.js';
+import { defaultBlockSize, expectedFalseMatches, nativeHashLengths, zsyncHashLengths } from './hash-lengths.js';
 import { codeOf } from './test-helpers.js';
 
 describe('zsyncHashLengths', () => {
@@ -38,5 +38,18 @@ describe('expectedFalseMatches', () => {
     const two = expectedFalseMatches({ seqMatches: 2, weakBytes: 2, strongBytes: 3 }, n, m);
     expect(one).toBeCloseTo(m * n * 2 ** -40, 0);
     expect(two).toBeLessThan(one);
+  });
+});
+
+describe('nativeHashLengths', () => {
+  it('keeps the whole weak sum and zsync’s bytes per block', () => {
+    for (const [length, block] of [[23_730_688, 8192], [536_870_912, 4096], [557_579_264, 32768], [50_000, 2048]] as const) {
+      const z = zsyncHashLengths(length, block);
+      const n = nativeHashLengths(length, block, 16);
+      expect(n.weakBytes).toBe(4);
+      expect(n.seqMatches).toBe(z.seqMatches);
+      expect(n.weakBytes + n.strongBytes).toBe(Math.max(7, z.weakBytes + z.strongBytes));
+    }
+    expect(nativeHashLengths(23_730_688, 8192, 16)).toEqual({ seqMatches: 2, weakBytes: 4, strongBytes: 3 });
   });
 });

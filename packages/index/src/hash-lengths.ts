@@ -125,3 +125,30 @@ export function assertBlockSize(blockSize: number): void {
     );
   }
 }
+
+/**
+ * The hash lengths of the native format: as many bytes per block as zsyncmake would store (so the
+ * same false-match probability and an index no larger than a .zsync at the same block size), but
+ * with the whole 4-byte weak sum kept. The rolling scan tests the weak sum at every offset of
+ * every seed, and a weak sum cut to 2 bytes lets one window in a few dozen through to a strong
+ * hash of a whole block: measured on two TypeScript tarballs, 8 MB/s instead of 170 MB/s.
+ *
+ * - `seqMatches` as zsync's
+ * - `weakBytes = 4`
+ * - `strongBytes = clamp(zsync's weakBytes + strongBytes − 4, 3, digestLength)`
+ *
+ * @param fileLength - the target length in bytes
+ * @param blockSize - the block size in bytes
+ * @param digestLength - the strong hash's digest length
+ * @returns the lengths
+ * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` as {@link zsyncHashLengths}
+ * @example
+ * ```ts
+ * nativeHashLengths(23_730_688, 8192, 16); // { seqMatches: 2, weakBytes: 4, strongBytes: 3 }
+ * ```
+ */
+export function nativeHashLengths(fileLength: number, blockSize: number, digestLength: number): HashLengths {
+  const z = zsyncHashLengths(fileLength, blockSize);
+  const strongBytes = Math.min(digestLength, Math.max(3, z.weakBytes + z.strongBytes - 4));
+  return { seqMatches: z.seqMatches, weakBytes: 4, strongBytes };
+}

@@ -35,6 +35,7 @@ export {
   defaultBlockSize,
   expectedFalseMatches,
   MAX_BLOCK_SIZE,
+  nativeHashLengths,
   zsyncHashLengths,
 } from './hash-lengths.js';
 export type { HashLengths } from './hash-lengths.js';
