@@ -55,8 +55,8 @@ Options:
                           100 MB, else 4096). Smaller blocks fetch less, but the index grows.
       --hash <name>       strong hash: ${STRONG_HASH_NAMES.join(', ')} (native only;
                           zsync needs md4, gosync md5)
-      --full-hashes       keep whole digests and 4-byte weak sums instead of zsync-style
-                          truncation with two-block matching (native only)
+      --full-hashes       keep whole digests with single-block matching instead of
+                          truncated strong hashes with two-block matching (native only)
       --chunks            cut content-defined chunks instead of fixed blocks, so an insertion
                           moves only nearby boundaries (native only)
       --avg-size <n>      average chunk size with --chunks, a power of two (default 65536;
