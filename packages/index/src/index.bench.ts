@@ -111,12 +111,16 @@ function tableSpeed(): void {
 }
 
 async function main(): Promise<void> {
+  // GOSYNC_BENCH_FILE: a real file to index (e.g. the swc-large pair of tools/dev/src/corpus.ts);
+  // otherwise a generated pseudo-random file of GOSYNC_BENCH_MB MiB.
+  const given = process.env['GOSYNC_BENCH_FILE'];
   const mb = Number(process.env['GOSYNC_BENCH_MB'] ?? 512);
-  const size = mb * 1024 * 1024;
   const dir = await mkdtemp(join(tmpdir(), 'gosync-bench-'));
-  const file = join(dir, 'target.bin');
+  const file = given ?? join(dir, 'target.bin');
   try {
-    await writePseudoRandomFile(file, size, 12345);
+    if (given === undefined) await writePseudoRandomFile(file, mb * 1024 * 1024, 12345);
+    const size = (await stat(file)).size;
+    console.log(`input: ${given ?? 'pseudo-random'}, ${(size / 1e6).toFixed(1)} MB`);
     const rows: string[] = [];
     const row = (tool: string, seconds: number, rss: string, bytes: number, blocks: number): void => {
       rows.push(`| ${tool} | ${(size / 1e6 / seconds).toFixed(0)} | ${seconds.toFixed(2)} | ${rss} | ${bytes} | ${(bytes / blocks).toFixed(2)} |`);
