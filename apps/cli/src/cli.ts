@@ -13,28 +13,24 @@ import {
   type BuildIndexOptions,
   type IndexFormat,
 } from '@gosync/index';
+import { diffCommand, syncCommand } from './sync-command.js';
+import { EXIT_ERROR, EXIT_OK, EXIT_TEXT, EXIT_USAGE, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
-/** Where the CLI writes; tests pass buffers. */
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
+export { EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './usage.js';
+export type { CliIo } from './usage.js';
 
-/** Exit codes (documented in every --help). */
-export const EXIT_OK: number = 0;
-export const EXIT_ERROR: number = 1;
-export const EXIT_USAGE: number = 2;
 
-const EXIT_TEXT = `Exit codes:
-  0  success
-  1  error (the message starts with its stable code, e.g. ERR_INDEX_IO)
-  2  usage error (unknown command or option, missing or bad argument)`;
+
 
 export const MAIN_HELP: string = `gosync — differential file transfer (rsync/zsync style)
 
 Usage:
   gosync index <file> [options]   build an index of <file> (native .gsi, .zsync or .gosync)
   gosync info <index> [--json]    describe an index file of any supported format
+  gosync sync <index> -o <out> [--seed FILE]… [--source PATH]…
+                                  rebuild the indexed file from local seeds, fetching the rest
+  gosync diff <index> [--seed FILE]…
+                                  show what a sync would reuse and fetch, without fetching
   gosync <command> --help         help for one command
 
 ${EXIT_TEXT}
@@ -83,24 +79,8 @@ Options:
 ${EXIT_TEXT}
 `;
 
-class UsageError extends Error {}
 
-function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} bytes` : `${n} bytes (${v.toFixed(1)} ${units[u] ?? ''})`;
-}
 
-function parseInteger(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name}: expected a non-negative integer, got ${JSON.stringify(value)}`);
-  return Number(value);
-}
 
 async function indexCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -249,6 +229,10 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         return await indexCommand(rest, io);
       case 'info':
         return await infoCommand(rest, io);
+      case 'sync':
+        return await syncCommand(rest, io);
+      case 'diff':
+        return await diffCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -260,7 +244,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true)) {
-      io.stderr(`gosync: usage: ${e.message}\nRun \`gosync ${command !== undefined && ['index', 'info'].includes(command) ? `${command} ` : ''}--help\` for help.\n`);
+      io.stderr(`gosync: usage: ${e.message}\nRun \`gosync ${command !== undefined && ['index', 'info', 'sync', 'diff'].includes(command) ? `${command} ` : ''}--help\` for help.\n`);
       return EXIT_USAGE;
     }
     if (isGosyncError(e)) {
