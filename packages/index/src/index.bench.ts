@@ -111,7 +111,7 @@ function tableSpeed(): void {
 }
 
 async function main(): Promise<void> {
-  // GOSYNC_BENCH_FILE: a real file to index (e.g. the swc-large pair of tools/dev/src/corpus.ts);
+  // GOSYNC_BENCH_FILE: a real file to index (e.g. the swc-large pair of tools/testkit/src/corpus.ts);
   // otherwise a generated pseudo-random file of GOSYNC_BENCH_MB MiB.
   const given = process.env['GOSYNC_BENCH_FILE'];
   const mb = Number(process.env['GOSYNC_BENCH_MB'] ?? 512);

@@ -1,4 +1,4 @@
-// Patcher benchmarks on real pairs (tools/dev/src/corpus.ts): scan throughput with 1 and 2
+// Patcher benchmarks on real pairs (tools/testkit/src/corpus.ts): scan throughput with 1 and 2
 // worker threads, and a whole local sync (scan + copy + fetch from a local file + verify) next to
 // rdiff (signature + delta + patch) on the same pair, in the same run.
 // Run: pnpm --filter @gosync/patcher bench [pair…]   (default: ts-minor swc-large)
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockSource, ByteRange, RangeData } from '@gosync/core';
 import { buildIndex } from '@gosync/index';
-import { corpusPair } from '../../../tools/dev/src/corpus.js';
+import { corpusPair } from '@gosync/testkit/corpus';
 import { patch, planPatch } from '@gosync/patcher';
 
 /** Reads the missing ranges from the new file itself: a sync with no network in the way. */

@@ -3,7 +3,7 @@
 // large pair concatenated. Nothing large is committed: files are fetched with `npm pack` into
 // .cache/corpus/ on first use and reused afterwards.
 //
-//   pnpm exec tsx tools/dev/src/corpus.ts [pair…]   # prints the paths, fetching what is missing
+//   pnpm exec tsx tools/testkit/src/corpus.ts [pair…]   # prints the paths, fetching what is missing
 //
 // Benchmarks import `corpusPair(name)` from this file (dev-only; no @gosync imports here).
 import { execFileSync } from 'node:child_process';
