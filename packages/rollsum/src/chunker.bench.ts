@@ -1,22 +1,12 @@
 // Throughput of the content-defined chunker over pseudo-random data, fed in 1 MiB pushes.
 // Run: cd packages/rollsum && npx tsx src/chunker.bench.ts   (GOSYNC_BENCH_MB sets the size, default 256)
 import { Chunker } from './chunker.js';
+import { randomBytes } from './test-random.js';
 
 const MB = Number(process.env['GOSYNC_BENCH_MB'] ?? 256);
 const PIECE = 1 << 20;
 const AVG = 64 * 1024;
 
-function randomBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 const data = randomBytes(MB * 2 ** 20, 0x9e3779b9);
 const chunker = new Chunker({ avgSize: AVG });

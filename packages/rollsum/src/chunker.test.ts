@@ -4,19 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { Chunker, chunkBoundaries } from './chunker.js';
 import type { ChunkerOptions } from './chunker.js';
 import { GEAR_TABLE } from './gear.js';
+import { randomBytes } from './test-random.js';
 
 /** Deterministic pseudo-random bytes: xorshift32 (13, 17, 5), little-endian words. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 /** The chunk boundaries of `data` fed as pieces cut at `cuts` (sorted, clamped, may repeat). */
 function streamed(data: Uint8Array, cuts: readonly number[], options?: ChunkerOptions): number[] {

@@ -3,22 +3,12 @@
 import { rollingSums } from './rollsum32.js';
 import { WeakScanner } from './weak-scanner.js';
 import { WeakSumFilter } from './weak-sum-filter.js';
+import { randomBytes } from './test-random.js';
 
 const MB = Number(process.env['GOSYNC_BENCH_MB'] ?? 256);
 const PIECE = 1 << 20;
 const WINDOW = 2048;
 
-function randomBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 /**
  * Runs `run` once to warm up, then 7 times; reports the best run by process CPU time (user +
