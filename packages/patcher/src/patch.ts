@@ -179,32 +179,29 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
     const buffer = new Uint8Array(Math.min(COPY_BUFFER, Math.max(1, index.fileLength)));
 
     let written = 0;
-    const report = (): void => onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
+    // Copies `length` bytes through `buffer` from a reader to the output, reporting progress.
+    const copy = async (read: (offset: number, n: number) => Promise<Uint8Array>, from: number, to: number, length: number): Promise<void> => {
+      for (let done = 0; done < length; ) {
+        throwIfAborted(signal);
+        const n = Math.min(buffer.length, length - done);
+        await (out as OutputFile).write(await read(from + done, n), to + done);
+        done += n;
+        written += n;
+        onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
+      }
+    };
     for (const op of plan.operations) {
       if (op.kind !== 'copy') continue;
       const reader = readers[op.seed] as SeedReader;
-      for (let done = 0; done < op.length; ) {
-        throwIfAborted(signal);
-        const n = Math.min(buffer.length, op.length - done);
-        await out.write(await reader.read(op.from + done, n, buffer), op.to + done);
-        done += n;
-        written += n;
-        report();
-      }
+      await copy((offset, n) => reader.read(offset, n, buffer), op.from, op.to, op.length);
     }
 
     const fetched = await fetchInto(index, plan, out, check, options);
 
+    // Blocks that occur twice are copied within the output once their first copy is written.
     for (const op of plan.operations) {
       if (op.kind !== 'duplicate') continue;
-      for (let done = 0; done < op.length; ) {
-        throwIfAborted(signal);
-        const n = Math.min(buffer.length, op.length - done);
-        await out.write(await out.read(op.from + done, n, buffer), op.to + done);
-        done += n;
-        written += n;
-        report();
-      }
+      await copy((offset, n) => (out as OutputFile).read(offset, n, buffer), op.from, op.to, op.length);
     }
     await out.sync();
     await verifyOutput(index, out, check, buffer, options);
