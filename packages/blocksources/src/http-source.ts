@@ -74,10 +74,14 @@ export interface HttpSourceOptions {
    */
   readonly maxRangesPerRequest?: number | undefined;
   /**
-   * The largest gap in bytes bridged when merging two ranges into one, or `'auto'` (default):
-   * bridge when the gap costs less than one more round trip, `gap < bandwidth × RTT`, with the
-   * RTT and bandwidth measured on the responses (before the first: 20 ms and `bandwidth`),
-   * clamped to [0, 1 MiB].
+   * The largest gap in bytes bridged when merging two ranges, or `'auto'` (default), a cost model:
+   * a request costs about one round trip, shared by the `maxInFlight` requests that run at once
+   * and by the `r` ranges one request carries, so bridging a gap pays when the gap's transfer
+   * time is below that share: `gap < bandwidth × RTT / (r × maxInFlight)`, and never below the
+   * ~96 header bytes a multipart part costs. RTT and bandwidth are measured on the responses
+   * (before the first: 20 ms and `bandwidth`); the result is clamped to [96 B, 1 MiB]. With
+   * multi-range servers (r = 64) this bridges only tiny gaps; with single-range servers it
+   * bridges up to `bandwidth × RTT / maxInFlight` (~100 KiB at 100 Mbit/s and 50 ms).
    */
   readonly mergeGap?: number | 'auto' | undefined;
   /** The bandwidth assumed before one is measured, in bytes/s (default 12 500 000 = 100 Mbit/s). */
@@ -151,14 +155,26 @@ interface FetchContext {
   readonly verifyFailures: Map<ByteRange, number>;
   readonly total: number;
   done: number;
+  /** The whole-file `200` body being read now, which other requests join instead of re-reading. */
+  whole: WholeStream | undefined;
+}
+
+interface WholeStream {
+  readonly assembler: RangeAssembler;
+  readonly finished: Promise<void>;
 }
 
 interface Job {
   parts: ByteRange[];
+  /** Added to the mirror index: moves the job to the next mirror after bad bytes. */
   rotate: number;
+  /** Some range of the last answer failed verification. */
+  badBytes: boolean;
 }
 
 const MIB = 1024 * 1024;
+/** About what one more part of a multipart answer costs in header bytes. */
+const PART_OVERHEAD = 96;
 
 function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -309,12 +325,23 @@ export class HttpSource implements BlockSource {
     return { ...this.#stats, rtt: this.#rtt };
   }
 
-  /** The gap in bytes bridged when merging ranges, now (see {@link HttpSourceOptions.mergeGap}). */
-  get mergeGap(): number {
+  /**
+   * The gap in bytes bridged when merging ranges, now, for a server that takes `rangesPerRequest`
+   * ranges in one request (see {@link HttpSourceOptions.mergeGap}).
+   *
+   * @param rangesPerRequest - ranges per request the server takes (default: the configured most)
+   * @returns bytes
+   */
+  mergeGap(rangesPerRequest: number = this.#maxRanges): number {
     if (this.#mergeGap !== 'auto') return this.#mergeGap;
     const bandwidth = this.#bandwidth ?? this.#assumedBandwidth;
     const rtt = this.#rtt ?? 20;
-    return Math.max(0, Math.min(MIB, Math.round((bandwidth * rtt) / 1000)));
+    const perRange = (bandwidth * rtt) / 1000 / (Math.max(1, rangesPerRequest) * this.#maxInFlight);
+    return Math.round(Math.max(PART_OVERHEAD, Math.min(MIB, perRange)));
+  }
+
+  #gap(origin: OriginState): number {
+    return this.mergeGap(origin.maxRanges);
   }
 
   /**
@@ -351,11 +378,12 @@ export class HttpSource implements BlockSource {
     const ctx: FetchContext = {
       signal,
       channel,
-      pending: wanted,
+      pending: [...wanted],
       delivered: new Set(),
       verifyFailures: new Map(),
       total,
       done: 0,
+      whole: undefined,
     };
     const onAbort = (): void => {
       channel.fail(outer?.reason);
@@ -366,7 +394,7 @@ export class HttpSource implements BlockSource {
       try {
         while (ctx.pending.length > 0 && !channel.failed) {
           const parts = this.#takeBatch(ctx);
-          await this.#runJob({ parts, rotate: 0 }, ctx);
+          await this.#runJob({ parts, rotate: 0, badBytes: false }, ctx);
         }
       } catch (e) {
         channel.fail(outer?.aborted === true ? outer.reason : e);
@@ -392,7 +420,7 @@ export class HttpSource implements BlockSource {
       256 * 1024,
       Math.min(Math.ceil(remaining / this.#maxInFlight), this.#maxBytesInFlight / this.#maxInFlight),
     );
-    const gap = this.mergeGap;
+    const gap = this.#gap(this.#origin(mirror));
     const parts: ByteRange[] = [];
     let groups = 0;
     let bytes = 0;
@@ -434,7 +462,7 @@ export class HttpSource implements BlockSource {
   async #runJob(job: Job, ctx: FetchContext): Promise<void> {
     let failures = 0;
     let last: BlockSourceError | undefined;
-    while (job.parts.length > 0) {
+    while (job.parts.length > 0 && !ctx.channel.failed) {
       throwIfAborted(ctx.signal);
       const mirror = this.#liveMirror(failures + job.rotate);
       const deliveredBefore = ctx.delivered.size;
@@ -466,14 +494,20 @@ export class HttpSource implements BlockSource {
         // 'fewer-ranges': the origin's limit went down; try again at once.
       } finally {
         job.parts = job.parts.filter((p) => !ctx.delivered.has(p));
+        if (job.badBytes) {
+          // Fetch the ranges that failed verification again, from the next mirror if any.
+          job.badBytes = false;
+          job.rotate++;
+        }
       }
     }
   }
 
   /** One HTTP exchange (following redirects) for the first ranges of `job`. */
   async #attempt(mirror: Mirror, job: Job, ctx: FetchContext): Promise<void> {
+    if (await this.#joinWholeStream(job, ctx)) return;
     const origin = this.#origin(mirror);
-    const groups = coalesceRanges(job.parts, this.mergeGap).slice(0, origin.maxRanges);
+    const groups = coalesceRanges(job.parts, this.#gap(origin)).slice(0, origin.maxRanges);
     const asked = groups.flatMap((g) => g.parts);
     const range = rangeHeader(groups);
     let url = mirror.resolved ?? mirror.url;
@@ -518,7 +552,7 @@ export class HttpSource implements BlockSource {
         if (status === 200 || status === 206) {
           this.#checkValidator(mirror, h, where(status));
           if (hop > 0) mirror.resolved ??= url;
-          if (status === 206) await this.#read206(res, mirror, origin, groups.length, asked, ctx, where(status));
+          if (status === 206) await this.#read206(res, mirror, origin, groups.length, asked, job, ctx, where(status));
           else await this.#read200(res, mirror, origin, groups.length, job, ctx, where(status));
           return;
         }
@@ -637,7 +671,7 @@ export class HttpSource implements BlockSource {
   }
 
   /** Delivers one complete range: verify, then queue, or count a verification failure. */
-  async #deliver(item: RangeData, job: Job | undefined, ctx: FetchContext, url: string): Promise<void> {
+  async #deliver(item: RangeData, job: Job, ctx: FetchContext, url: string): Promise<void> {
     if (this.#verifier !== undefined && !this.#verifier.verify(item.range, item.data)) {
       const count = (ctx.verifyFailures.get(item.range) ?? 0) + 1;
       ctx.verifyFailures.set(item.range, count);
@@ -648,7 +682,8 @@ export class HttpSource implements BlockSource {
           `${url}: range ${describeRange(item.range)} failed verification ${count} times (last from this URL; every mirror tried)`,
         );
       }
-      if (job !== undefined) job.rotate++;
+      this.#stats.retries++;
+      job.badBytes = true;
       return;
     }
     ctx.delivered.add(item.range);
@@ -680,15 +715,23 @@ export class HttpSource implements BlockSource {
     origin: OriginState,
     groups: number,
     asked: readonly ByteRange[],
+    job: Job,
     ctx: FetchContext,
     where: string,
   ): Promise<void> {
-    const job = undefined;
     const assembler = new RangeAssembler(asked);
     const seen: ByteRange[] = [];
     const url = where;
     const accept = (start: number, end: number, total: number | undefined): void => {
       this.#checkTotal(mirror, total, where);
+      const size = mirror.size;
+      const outside = size === undefined ? undefined : asked.find((r) => r.end > size);
+      if (outside !== undefined) {
+        throw new BlockSourceError(
+          'ERR_BLOCKSOURCE_OUT_OF_BOUNDS',
+          `${where}: range ${describeRange(outside)} ends past the end of the file (${size ?? 0} bytes)`,
+        );
+      }
       if (!assembler.overlaps(start, end)) {
         throw new BlockSourceError(
           'ERR_BLOCKSOURCE_PROTOCOL',
@@ -752,13 +795,27 @@ export class HttpSource implements BlockSource {
     if (assembler.pending > 0) {
       const missing = assembler.missing();
       if (groups > 1 && parts < groups) origin.maxRanges = Math.max(1, Math.min(origin.maxRanges, parts));
-      if (parts === 0 || !asked.some((r) => ctx.delivered.has(r))) {
+      if (parts === 0 || (!job.badBytes && !asked.some((r) => ctx.delivered.has(r)))) {
         throw new BlockSourceError(
           'ERR_BLOCKSOURCE_PROTOCOL',
           `${where}: the answer holds none of the ${missing.length} missing range(s), first ${describeRange(missing[0] as ByteRange)}`,
         );
       }
     }
+  }
+
+  /**
+   * Joins the whole-file body another request is reading, if any: the job's ranges that the
+   * stream has not passed yet are cut out of it, and the job waits for the stream to end.
+   *
+   * @returns whether the job waited on a stream (its loop then looks at what is still missing)
+   */
+  async #joinWholeStream(job: Job, ctx: FetchContext): Promise<boolean> {
+    const whole = ctx.whole;
+    if (whole === undefined) return false;
+    for (const part of job.parts) whole.assembler.adopt(part);
+    await whole.finished;
+    return true;
   }
 
   async #read200(
@@ -770,15 +827,22 @@ export class HttpSource implements BlockSource {
     ctx: FetchContext,
     where: string,
   ): Promise<void> {
+    if (groups > 1) {
+      // A server that ignores multi-range requests may still serve single ranges: ask for fewer.
+      await res.body.dump();
+      throw this.#fewerRanges(origin, groups, where);
+    }
     if (this.#wholeBody === 'fail') {
-      if (groups > 1) {
-        await res.body.dump();
-        throw this.#fewerRanges(origin, groups, where);
-      }
       throw new BlockSourceError(
         'ERR_BLOCKSOURCE_RANGES_UNSUPPORTED',
         `${where} with the whole file to a request for range ${describeRange(job.parts[0] as ByteRange)}, and wholeBody is 'fail'`,
       );
+    }
+    if (ctx.whole !== undefined) {
+      // Another request already reads the whole file: join it rather than read it twice.
+      res.body.destroy();
+      await this.#joinWholeStream(job, ctx);
+      return;
     }
     const length = Number(header(res.headers, 'content-length') ?? Number.NaN);
     if (Number.isSafeInteger(length)) this.#checkTotal(mirror, length, where);
@@ -786,24 +850,34 @@ export class HttpSource implements BlockSource {
     job.parts.push(...ctx.pending.splice(0));
     job.parts.sort((a, b) => a.start - b.start);
     const assembler = new RangeAssembler(job.parts);
-    let offset = 0;
-    await this.#body(res, ctx, async (chunk) => {
-      const items = assembler.write(offset, chunk);
-      offset += chunk.length;
-      for (const item of items) await this.#deliver(item, job, ctx, where);
-    });
-    if (Number.isSafeInteger(length) && offset !== length) {
-      throw new BlockSourceError(
-        'ERR_BLOCKSOURCE_PROTOCOL',
-        `${where}: the body ended at ${offset} of ${length} bytes`,
-      );
-    }
-    if (assembler.pending > 0) {
-      const missing = assembler.missing();
-      throw new BlockSourceError(
-        'ERR_BLOCKSOURCE_OUT_OF_BOUNDS',
-        `${where}: the file has ${offset} bytes; range ${describeRange(missing[0] as ByteRange)} ends past its end`,
-      );
+    let finish = (): void => undefined;
+    const whole: WholeStream = {
+      assembler,
+      finished: new Promise<void>((resolve) => {
+        finish = resolve;
+      }),
+    };
+    ctx.whole = whole;
+    try {
+      let offset = 0;
+      await this.#body(res, ctx, async (chunk) => {
+        const items = assembler.write(offset, chunk);
+        offset += chunk.length;
+        for (const item of items) await this.#deliver(item, job, ctx, where);
+      });
+      if (Number.isSafeInteger(length) && offset !== length) {
+        throw new BlockSourceError('ERR_BLOCKSOURCE_PROTOCOL', `${where}: the body ended at ${offset} of ${length} bytes`);
+      }
+      if (assembler.pending > 0) {
+        const missing = assembler.missing();
+        throw new BlockSourceError(
+          'ERR_BLOCKSOURCE_OUT_OF_BOUNDS',
+          `${where}: the file has ${offset} bytes; range ${describeRange(missing[0] as ByteRange)} ends past its end`,
+        );
+      }
+    } finally {
+      ctx.whole = undefined;
+      finish();
     }
   }
 

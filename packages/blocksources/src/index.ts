@@ -3,8 +3,8 @@
  * implements `BlockSource` from `@gosync/core` and can check what it yields with a
  * `RangeVerifier`, so bad data never reaches the patcher.
  *
- * This release has the local sources, {@link FileSource} and {@link MemorySource}; the HTTP
- * source (multi-range, parallel, retried, verified) and the block store follow.
+ * {@link HttpSource} reads any HTTP(S) server or CDN with range requests (multi-range, parallel,
+ * retried, verified, with mirrors); {@link FileSource} and {@link MemorySource} read local bytes.
  *
  * @packageDocumentation
  */
@@ -14,3 +14,14 @@ export { FileSource } from './file-source.js';
 export type { FileSourceOptions } from './file-source.js';
 export { MemorySource } from './memory-source.js';
 export type { MemorySourceOptions } from './memory-source.js';
+export { HttpSource } from './http-source.js';
+export type { HttpRetryOptions, HttpSourceOptions, HttpSourceStats, HttpTimeouts, WholeBodyPolicy } from './http-source.js';
+export {
+  MultipartByterangesParser,
+  parseContentRange,
+  parseMultipartBoundary,
+  parseUnsatisfiedRange,
+} from './multipart.js';
+export type { ContentRange, MultipartEvent } from './multipart.js';
+export { RateLimiter } from './rate-limiter.js';
+export { backoffDelay, parseRetryAfter } from './backoff.js';

@@ -17,6 +17,7 @@ interface Slot {
 export class RangeAssembler {
   readonly #slots: Slot[];
   #pending: number;
+  #frontier = 0;
 
   /**
    * @param wanted - disjoint ranges, sorted by start
@@ -36,6 +37,28 @@ export class RangeAssembler {
     const i = this.#first(start);
     const slot = this.#slots[i];
     return slot !== undefined && slot.range.start < end;
+  }
+
+  /** The highest offset written so far (for streams that arrive in order). */
+  get frontier(): number {
+    return this.#frontier;
+  }
+
+  /**
+   * Adds a wanted range to a stream that arrives in order (a whole `200` body): possible only
+   * while the stream has not passed the range's start and no slot overlaps it.
+   *
+   * @param range - the range to add
+   * @returns whether it was added
+   */
+  adopt(range: ByteRange): boolean {
+    if (range.start < this.#frontier) return false;
+    const i = this.#first(range.start);
+    const next = this.#slots[i];
+    if (next !== undefined && next.range.start < range.end) return false;
+    this.#slots.splice(i, 0, { range, buffer: undefined, filled: 0, done: false });
+    this.#pending++;
+    return true;
   }
 
   /** Wanted ranges not yet complete, in order. */
@@ -65,6 +88,7 @@ export class RangeAssembler {
   write(offset: number, data: Uint8Array): RangeData[] {
     const done: RangeData[] = [];
     const end = offset + data.length;
+    if (end > this.#frontier) this.#frontier = end;
     for (let i = this.#first(offset); i < this.#slots.length; i++) {
       const slot = this.#slots[i] as Slot;
       if (slot.range.start >= end) break;

@@ -140,6 +140,13 @@ export async function startFaultServer(): Promise<FaultServer> {
     });
   }
 
+  /** Writes the status and headers; a truncating fault drops Content-Length (chunked, ends early). */
+  function head(res: ServerResponse, status: number, headers: Record<string, string | number>, fault: Fault | undefined): void {
+    const out = { ...headers };
+    if (fault?.kind === 'truncate') delete out['Content-Length'];
+    res.writeHead(status, out);
+  }
+
   function send(res: ServerResponse, body: Uint8Array, fault: Fault | undefined): void {
     if (fault?.kind === 'reset') {
       res.write(body.subarray(0, fault.afterBytes), () => {
@@ -148,7 +155,6 @@ export async function startFaultServer(): Promise<FaultServer> {
       return;
     }
     if (fault?.kind === 'truncate') {
-      res.removeHeader('Content-Length');
       res.end(body.subarray(0, fault.afterBytes));
       return;
     }
@@ -229,7 +235,7 @@ export async function startFaultServer(): Promise<FaultServer> {
       !ifRangeMatches;
     if (whole) {
       record(200);
-      res.writeHead(200, { ...common, 'Content-Type': 'application/octet-stream', 'Content-Length': size });
+      head(res, 200, { ...common, 'Content-Type': 'application/octet-stream', 'Content-Length': size }, fault);
       send(res, file.bytes, fault);
       return;
     }
@@ -260,12 +266,12 @@ export async function startFaultServer(): Promise<FaultServer> {
       if (first === undefined) throw new Error('unreachable');
       record(206);
       const body = bytesOf(first);
-      res.writeHead(206, {
-        ...common,
-        'Content-Type': 'application/octet-stream',
-        'Content-Range': contentRange(first),
-        'Content-Length': body.length,
-      });
+      head(
+        res,
+        206,
+        { ...common, 'Content-Type': 'application/octet-stream', 'Content-Range': contentRange(first), 'Content-Length': body.length },
+        fault,
+      );
       send(res, body, fault);
       return;
     }
@@ -285,11 +291,16 @@ export async function startFaultServer(): Promise<FaultServer> {
     chunks.push(Buffer.from(`${nl}--${boundary}--${nl}`, 'latin1'));
     const body = Buffer.concat(chunks);
     record(206);
-    res.writeHead(206, {
-      ...common,
-      'Content-Type': `multipart/byteranges; boundary=${style.quoteBoundary === true ? `"${boundary}"` : boundary}`,
-      'Content-Length': body.length,
-    });
+    head(
+      res,
+      206,
+      {
+        ...common,
+        'Content-Type': `multipart/byteranges; boundary=${style.quoteBoundary === true ? `"${boundary}"` : boundary}`,
+        'Content-Length': body.length,
+      },
+      fault,
+    );
     send(res, body, fault);
   }
 
