@@ -2,21 +2,10 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pseudoRandomBytes, skipWithoutTools } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gosync } from './test-cli.js';
 
-const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-
-/** Runs the real CLI in a child process (from source through tsx; no build needed). */
-function gosync(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', main, ...args], { cwd }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let dir: string;
 let file: string;

@@ -1,37 +1,48 @@
 // `gosync sync` and `gosync diff`: rebuild a file from an index, local seeds and a source of
 // missing bytes; or only show the plan.
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { BlockSource, ProgressEvent } from '@gosync/core';
-import { FileSource } from '@gosync/blocksources';
+import type { ProgressEvent } from '@gosync/core';
 import { readIndexFile, type BlockIndex } from '@gosync/index';
+import { downloadIndex } from './remote-index.js';
+import { openSources, resolveSources, type IndexLocation } from './sources.js';
 import { createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
 import { EXIT_OK, EXIT_TEXT, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
-export const SYNC_HELP: string = `gosync sync <index> -o <out> [--seed FILE]… [--source PATH]… [options]
+export const SYNC_HELP: string = `gosync sync <index path or URL> -o <out> [--seed FILE]… [--source PATH or URL]… [options]
 
-Rebuilds the file described by <index> (native .gsi, .zsync or .gosync) into <out>: scans the
-seeds for blocks it already has, copies them, fetches the rest from the source, checks every
-fetched block against its strong hash and the whole file against the index's file hash, then
-renames the result into place. Seeds are never modified; <out> may be one of them (in place).
-An interrupted run leaves <out>.gosync-part, which the next run reuses.
+Rebuilds the file described by <index> (native .gsi, .zsync or .gosync, a local path or an
+http(s) URL) into <out>: scans the seeds for blocks it already has, copies them, fetches the
+rest with range requests, checks every fetched block against its strong hash and the whole file
+against the index's file hash, then renames the result into place (with the index's mtime).
+Seeds are never modified; <out> may be one of them (in place). An interrupted run leaves
+<out>.gosync-part, which the next run reuses.
 
 Options:
   -o, --output <path>    the file to write (required)
   -s, --seed <file>      a local file whose bytes may be reused (repeatable; first wins)
-      --source <path>    where missing bytes come from: a local copy of the new file
-                         (repeatable: mirrors, tried in order). Default: the index's URL
-                         entries, resolved against the index's directory.
+      --source <where>   where missing bytes come from: an http(s) URL of the new file or a
+                         local copy (repeatable: mirrors, tried in order). Default: the index's
+                         URL entries, relative ones resolved against the index's own location.
       --workers <n>      threads scanning each seed (default: automatic)
       --no-resume        ignore <out>.gosync-part from an earlier run
+HTTP:
+      --retries <n>      retries of a failed request, with back-off (default 5)
+      --timeout <s>      seconds without response headers or body bytes before a request
+                         is retried (default 30)
+      --limit-rate <r>   the most bytes per second, e.g. 500k or 10M (default: unlimited)
+      --connections <n>  requests in flight at once (default 6)
+Output:
       --json             print a JSON summary on stdout instead of the summary line
   -q, --quiet            no progress and no summary
   -h, --help             this help
 
+The summary counts HTTP requests and bytes received, the index's bytes included.
+
 ${EXIT_TEXT}
 `;
 
-export const DIFF_HELP: string = `gosync diff <index> [--seed FILE]… [--json]
+export const DIFF_HELP: string = `gosync diff <index path or URL> [--seed FILE]… [--json]
 
 Scans the seeds against <index> and prints what a sync would do, without fetching or writing:
 bytes reused from the seeds, bytes to fetch, and in how many ranges.
@@ -70,39 +81,27 @@ function progressLine(io: CliIo, enabled: boolean): { onProgress: (e: ProgressEv
   };
 }
 
-/** Where missing bytes come from when no --source is given: the index's URL entries as paths. */
-function sourcesFromIndex(index: BlockIndex, indexPath: string): string[] {
-  return (index.metadata.urls ?? [])
-    .filter((url) => !/^[a-z][a-z0-9+.-]*:/i.test(url))
-    .map((url) => (isAbsolute(url) ? url : resolve(dirname(indexPath), url)));
+/** Reads a local index, or downloads one from an http(s) URL. */
+async function loadIndex(
+  where: string,
+  http: { retries?: number | undefined; timeout?: number | undefined },
+): Promise<{ index: BlockIndex; location: IndexLocation; bytes: number; requests: number }> {
+  if (/^https?:\/\//i.test(where)) {
+    const remote = await downloadIndex(where, { retries: http.retries, timeout: http.timeout });
+    return { index: remote.index, location: { url: remote.url }, bytes: remote.bytes, requests: remote.requests };
+  }
+  const { index } = await readIndexFile(where);
+  return { index, location: { path: where }, bytes: (await stat(where)).size, requests: 0 };
 }
 
-/** Tries each local mirror in order for the ranges the previous one could not serve. */
-function localSource(paths: readonly string[], verifier: Awaited<ReturnType<typeof createRangeVerifier>>): BlockSource {
-  const sources = paths.map((p) => new FileSource(p, { verifier }));
-  return {
-    async *fetch(ranges, options) {
-      let lastError: unknown;
-      for (const source of sources) {
-        const served = new Set<number>();
-        try {
-          for await (const item of source.fetch(ranges.filter((r) => !served.has(r.start)), options)) {
-            served.add(item.range.start);
-            yield item;
-          }
-          return;
-        } catch (error) {
-          if (options?.signal?.aborted === true) throw error;
-          lastError = error;
-          ranges = ranges.filter((r) => !served.has(r.start));
-        }
-      }
-      throw lastError;
-    },
-    async close() {
-      await Promise.all(sources.map((s) => s.close()));
-    },
-  };
+/** Parses `500k`, `10M`, `1.5G` (bytes per second, powers of 1024) or a plain number. */
+export function parseRate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value);
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase()];
+  const rate = m === null || scale === undefined ? Number.NaN : Number(m[1]) * scale;
+  if (!Number.isFinite(rate) || rate < 1) throw new UsageError(`--limit-rate: expected bytes per second like 500k or 10M, got ${JSON.stringify(value)}`);
+  return Math.floor(rate);
 }
 
 function planSummary(plan: Plan): Record<string, number> {
@@ -128,6 +127,10 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
       source: { type: 'string', multiple: true },
       workers: { type: 'string' },
       'no-resume': { type: 'boolean', default: false },
+      retries: { type: 'string' },
+      timeout: { type: 'string' },
+      'limit-rate': { type: 'string' },
+      connections: { type: 'string' },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -141,14 +144,26 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   if (values.output === undefined) throw new UsageError('sync: -o/--output is required');
   const workers = parseInteger('workers', values.workers);
   if (workers === 0) throw new UsageError('--workers: expected at least 1');
-  const indexPath = positionals[0] as string;
-  for (const s of values.source ?? []) {
-    if (/^https?:\/\//i.test(s)) throw new UsageError(`--source ${s}: HTTP sources are not available yet in this version; give a local path`);
-  }
+  const retries = parseInteger('retries', values.retries);
+  const timeoutSeconds = parseInteger('timeout', values.timeout);
+  if (timeoutSeconds === 0) throw new UsageError('--timeout: expected at least 1 second');
+  const connections = parseInteger('connections', values.connections);
+  if (connections === 0) throw new UsageError('--connections: expected at least 1');
+  const rateLimit = parseRate(values['limit-rate']);
+  const timeout = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
   const started = performance.now();
-  const { index } = await readIndexFile(indexPath);
-  const sourcePaths = values.source ?? sourcesFromIndex(index, indexPath);
-  const source = sourcePaths.length === 0 ? undefined : localSource(sourcePaths, await createRangeVerifier(index));
+  const loaded = await loadIndex(positionals[0] as string, { retries, timeout });
+  const { index } = loaded;
+  const locations = resolveSources(values.source, index.metadata.urls ?? [], loaded.location);
+  const source =
+    locations.length === 0
+      ? undefined
+      : openSources(locations, await createRangeVerifier(index), {
+          retries: { count: retries },
+          timeouts: { firstByte: timeout, idle: timeout },
+          rateLimit,
+          maxInFlight: connections,
+        });
   const progress = progressLine(io, io.interactive === true && !values.quiet && !values.json);
   try {
     const result = await patch(index, {
@@ -162,17 +177,32 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
     progress.done();
     const seconds = (performance.now() - started) / 1000;
     const plan = result.plan;
+    const http = source?.stats() ?? { requests: 0, bytesReceived: 0, retries: 0 };
+    const requests = http.requests + loaded.requests;
+    const received = http.bytesReceived + (loaded.requests > 0 ? loaded.bytes : 0);
     if (values.json) {
-      io.stdout(`${JSON.stringify({ output: result.output, ...planSummary(plan), fetchedBytes: result.fetchedBytes, requests: result.requests, resumed: result.resumed, seconds: Number(seconds.toFixed(3)) }, null, 2)}\n`);
+      const summary = {
+        output: result.output,
+        ...planSummary(plan),
+        fetchedBytes: result.fetchedBytes,
+        indexBytes: loaded.bytes,
+        httpRequests: requests,
+        httpBytesReceived: received,
+        retries: http.retries,
+        resumed: result.resumed,
+        seconds: Number(seconds.toFixed(3)),
+      };
+      io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
     } else if (!values.quiet) {
+      const wire = requests > 0 ? `; ${requests} HTTP requests, ${formatBytes(received)} received with the index` : '';
       io.stdout(
-        `${result.output}: ${formatBytes(plan.targetLength)}; reused ${formatBytes(plan.reusedBytes)} (${percent(plan.reusedBytes, plan.targetLength)}), fetched ${formatBytes(result.fetchedBytes)} in ${result.requests} ranges${plan.duplicateBytes > 0 ? `, ${formatBytes(plan.duplicateBytes)} duplicated` : ''}${result.resumed ? ', resumed' : ''}; ${seconds.toFixed(2)} s\n`,
+        `${result.output}: ${formatBytes(plan.targetLength)}; reused ${formatBytes(plan.reusedBytes)} (${percent(plan.reusedBytes, plan.targetLength)}), fetched ${formatBytes(result.fetchedBytes)} in ${result.requests} ranges${plan.duplicateBytes > 0 ? `, ${formatBytes(plan.duplicateBytes)} duplicated` : ''}${result.resumed ? ', resumed' : ''}${wire}; ${seconds.toFixed(2)} s\n`,
       );
     }
     return EXIT_OK;
   } finally {
     progress.done();
-    await source?.close?.();
+    await source?.close();
   }
 }
 
@@ -195,7 +225,7 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`diff: expected one <index>, got ${positionals.length}`);
   const workers = parseInteger('workers', values.workers);
   if (workers === 0) throw new UsageError('--workers: expected at least 1');
-  const { index } = await readIndexFile(positionals[0] as string);
+  const { index } = await loadIndex(positionals[0] as string, {});
   const progress = progressLine(io, io.interactive === true && !values.json);
   const plan = await planPatch(index, { seeds: values.seed ?? [], workers, onProgress: progress.onProgress });
   progress.done();

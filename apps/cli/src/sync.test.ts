@@ -1,20 +1,9 @@
-import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pseudoRandomBytes } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-
-function gosync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', main, ...args], (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+import { gosync } from './test-cli.js';
 
 let dir: string;
 let oldFile: string;

@@ -1,0 +1,119 @@
+// `gosync sync <URL>` against a real nginx on 127.0.0.1: native indexes and zsync control files.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
+import type { RunningNginx } from '@gosync/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gosync } from './test-cli.js';
+
+let dir: string;
+let seedDir: string;
+let nginx: RunningNginx;
+const old = pseudoRandomBytes(600_000, 21);
+const newBytes = Buffer.concat([
+  old.subarray(0, 150_000),
+  pseudoRandomBytes(7000, 22),
+  old.subarray(150_000, 400_000),
+  old.subarray(420_000),
+  pseudoRandomBytes(1234, 23),
+]);
+const MTIME = 1_700_000_000;
+
+function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd }, (error, _out, stderr) => {
+      if (error === null) resolve();
+      else reject(new Error(`${cmd} failed: ${stderr}`));
+    });
+  });
+}
+
+describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync over HTTP'))('gosync sync over HTTP', { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gosync-http-sync-'));
+    seedDir = await mkdtemp(join(tmpdir(), 'gosync-http-seed-'));
+    await writeFile(join(dir, 'new.bin'), newBytes);
+    await utimes(join(dir, 'new.bin'), MTIME, MTIME);
+    await writeFile(join(seedDir, 'old.bin'), old);
+    const built = await gosync(['index', join(dir, 'new.bin'), '-b', '2048', '-u', 'new.bin', '-q']);
+    expect(built.stderr).toBe('');
+    nginx = await startNginx({ root: dir });
+  }, 60_000);
+  afterAll(async () => {
+    await nginx.close();
+    await rm(dir, { recursive: true, force: true });
+    await rm(seedDir, { recursive: true, force: true });
+  });
+
+  it('rebuilds from a native index URL, fetching only what the seed lacks, with the mtime', async () => {
+    const out = join(seedDir, 'out.bin');
+    const r = await gosync(['sync', `${nginx.url}/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    expect(Math.floor((await stat(out)).mtimeMs / 1000)).toBe(MTIME);
+    expect(Buffer.from(await readFile(join(seedDir, 'old.bin'))).equals(Buffer.from(old))).toBe(true);
+    const summary = JSON.parse(r.stdout) as Record<string, number>;
+    expect(summary['httpRequests']).toBeGreaterThanOrEqual(2);
+    expect(summary['httpRequests']).toBeLessThanOrEqual(4);
+    expect(summary['httpBytesReceived']).toBeGreaterThan(summary['fetchBytes'] ?? 0);
+    expect(summary['httpBytesReceived']).toBeLessThan(newBytes.length / 4);
+  });
+
+  it.skipIf(skipWithoutTools(['zsyncmake'], 'gosync sync of a .zsync URL'))(
+    'rebuilds from a zsyncmake control file URL with a relative URL entry',
+    async () => {
+      await run('zsyncmake', ['-b', '2048', '-u', 'new.bin', '-o', 'new.bin.zsync', 'new.bin'], dir);
+      const out = join(seedDir, 'from-zsync.bin');
+      const r = await gosync(['sync', `${nginx.url}/new.bin.zsync`, '-o', out, '--seed', join(seedDir, 'old.bin'), '-q']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+      expect(Math.floor((await stat(out)).mtimeMs / 1000)).toBe(MTIME);
+    },
+  );
+
+  it('a local index with --source URLs tries the mirrors in order', async () => {
+    const out = join(seedDir, 'mirrored.bin');
+    const r = await gosync([
+      'sync',
+      join(dir, 'new.bin.gsi'),
+      '-o',
+      out,
+      '--seed',
+      join(seedDir, 'old.bin'),
+      '--source',
+      `${nginx.url}/missing.bin`,
+      '--source',
+      `${nginx.url}/new.bin`,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/HTTP requests/);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+  });
+
+  it('an index URL that answers 404: exit 1 with a code and the URL', async () => {
+    const r = await gosync(['sync', `${nginx.url}/nope.gsi`, '-o', join(seedDir, 'x.bin'), '--seed', join(seedDir, 'old.bin')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gosync: ERR_CLI_INDEX_DOWNLOAD: .*\/nope\.gsi answered 404/);
+  });
+
+  it('a data file missing on the server: exit 1 naming status, URL and range; the old output stays', async () => {
+    const out = join(seedDir, 'kept.bin');
+    await writeFile(out, 'previous version');
+    const r = await gosync(['sync', join(dir, 'new.bin.gsi'), '-o', out, '--seed', join(seedDir, 'old.bin'), '--source', `${nginx.url}/gone.bin`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ERR_BLOCKSOURCE_HTTP_STATUS: GET .*\/gone\.bin .*answered 404.*\[\d+, \d+\)/);
+    expect(await readFile(out, 'utf8')).toBe('previous version');
+  });
+
+  it('rejects bad HTTP options as usage errors', async () => {
+    const base = ['sync', `${nginx.url}/new.bin.gsi`, '-o', join(seedDir, 'y.bin')];
+    expect((await gosync([...base, '--limit-rate', 'fast'])).code).toBe(2);
+    expect((await gosync([...base, '--timeout', '0'])).code).toBe(2);
+    expect((await gosync([...base, '--source', 'ftp://host/file'])).code).toBe(2);
+  });
+});

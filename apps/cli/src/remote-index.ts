@@ -1,0 +1,116 @@
+import { backoffDelay, parseRetryAfter } from '@gosync/blocksources';
+import { GosyncError } from '@gosync/core';
+import { decodeAnyIndex, type BlockIndex, type IndexFormat } from '@gosync/index';
+import { request } from 'undici';
+
+/** Error codes of the CLI's index download. */
+export type RemoteIndexErrorCode = 'ERR_CLI_INDEX_DOWNLOAD';
+
+/** The index could not be downloaded: status, network failure or size limit; names the URL. */
+export class RemoteIndexError extends GosyncError<RemoteIndexErrorCode> {}
+
+/** Options of {@link downloadIndex}. */
+export interface DownloadIndexOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Retries after network errors, 5xx, 408 and 429 (default 5). */
+  readonly retries?: number | undefined;
+  /** Milliseconds to wait for headers, and between body chunks (default 30 000). */
+  readonly timeout?: number | undefined;
+  /** The largest index accepted, in bytes (default 512 MiB). */
+  readonly maxBytes?: number | undefined;
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A downloaded and decoded index, and the URL it came from after redirects. */
+export interface RemoteIndex {
+  readonly format: IndexFormat;
+  readonly index: BlockIndex;
+  /** The URL after redirects: relative URLs in the index resolve against it. */
+  readonly url: string;
+  /** Bytes of the index file. */
+  readonly bytes: number;
+  /** HTTP requests sent (redirects and retries included). */
+  readonly requests: number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * Downloads an index (.gsi, .zsync or .gosync) over HTTP(S) with redirects (at most 5), retries
+ * with back-off and `Retry-After`, timeouts and a size limit, then decodes it.
+ *
+ * @param url - the index URL
+ * @param options - retries, timeout, size limit, abort signal
+ * @returns the index and the final URL
+ * @throws {@link RemoteIndexError} `ERR_CLI_INDEX_DOWNLOAD`; an `IndexError` for a malformed index
+ */
+export async function downloadIndex(url: string, options: DownloadIndexOptions = {}): Promise<RemoteIndex> {
+  const retries = options.retries ?? 5;
+  const timeout = options.timeout ?? 30_000;
+  const maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
+  let requests = 0;
+  let last = '';
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    let current = url;
+    let retryAfter: number | undefined;
+    try {
+      for (let hop = 0; ; hop++) {
+        requests++;
+        const res = await request(current, {
+          method: 'GET',
+          headers: { ...options.headers, 'accept-encoding': 'identity' },
+          signal: options.signal,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        });
+        const location = res.headers.location;
+        if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
+          await res.body.dump();
+          if (hop >= 5) throw new RemoteIndexError('ERR_CLI_INDEX_DOWNLOAD', `${url}: more than 5 redirects`);
+          current = new URL(location, current).href;
+          continue;
+        }
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          last = `GET ${current} answered ${res.statusCode}`;
+          const transient = res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429;
+          if (!transient) throw new RemoteIndexError('ERR_CLI_INDEX_DOWNLOAD', `cannot download the index: ${last}`);
+          const header = res.headers['retry-after'];
+          retryAfter = parseRetryAfter(typeof header === 'string' ? header : undefined, Date.now());
+          break;
+        }
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          size += chunk.length;
+          if (size > maxBytes) {
+            res.body.destroy();
+            throw new RemoteIndexError('ERR_CLI_INDEX_DOWNLOAD', `${current}: the index is larger than ${maxBytes} bytes`);
+          }
+          chunks.push(chunk);
+        }
+        const bytes = Buffer.concat(chunks);
+        const decoded = decodeAnyIndex(bytes, { source: current });
+        return { ...decoded, url: current, bytes: bytes.length, requests };
+      }
+    } catch (e) {
+      if (options.signal?.aborted === true) throw options.signal.reason;
+      if (e instanceof GosyncError) throw e;
+      last = `GET ${current}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (attempt < retries) await sleep(Math.min(retryAfter ?? backoffDelay(attempt + 1, 250, 8000), 60_000), options.signal);
+  }
+  throw new RemoteIndexError('ERR_CLI_INDEX_DOWNLOAD', `cannot download the index after ${retries + 1} attempts: ${last}`);
+}

@@ -1,0 +1,96 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FileSource, HttpSource, type HttpSourceOptions } from '@gosync/blocksources';
+import type { BlockSource, RangeVerifier } from '@gosync/core';
+import { UsageError } from './usage.js';
+
+const HTTP = /^https?:\/\//i;
+const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+
+/** Where the index came from: a local path, or the URL it was downloaded from (after redirects). */
+export type IndexLocation = { readonly path: string } | { readonly url: string };
+
+/**
+ * The sources of a sync, in order of preference: the `--source` arguments when given, else the
+ * index's own `URL` entries, relative ones resolved against the index's location (as zsync does).
+ *
+ * @returns absolute paths and http(s) URLs
+ * @throws {@link UsageError} for a scheme other than http(s) and file
+ */
+export function resolveSources(explicit: readonly string[] | undefined, indexUrls: readonly string[], at: IndexLocation): string[] {
+  const specs = explicit ?? indexUrls;
+  const out: string[] = [];
+  for (const spec of specs) {
+    if (HTTP.test(spec)) out.push(spec);
+    else if (/^file:/i.test(spec)) out.push(fileURLToPath(spec));
+    else if (SCHEME.test(spec) && !/^[a-z]:[\\/]/i.test(spec)) {
+      if (explicit !== undefined) throw new UsageError(`--source ${spec}: only http(s) URLs and local paths are supported`);
+    } else if (explicit !== undefined || isAbsolute(spec)) out.push(resolve(spec));
+    else if ('url' in at) out.push(new URL(spec, at.url).href);
+    else out.push(resolve(dirname(at.path), spec));
+  }
+  return out;
+}
+
+/** What the HTTP part of a sync did, for the summary. */
+export interface SourceStats {
+  /** HTTP requests sent. */
+  readonly requests: number;
+  /** Response body bytes received. */
+  readonly bytesReceived: number;
+  /** Retries after failures. */
+  readonly retries: number;
+}
+
+/** A block source over several places, with the counters of its HTTP part. */
+export interface SyncSource extends BlockSource {
+  stats(): SourceStats;
+  close(): Promise<void>;
+}
+
+/**
+ * One source over every location: all http(s) URLs become one {@link HttpSource} whose mirrors
+ * they are (in order); local paths are {@link FileSource}s. Ranges one source cannot serve are
+ * asked of the next, in the order the locations were given.
+ */
+export function openSources(locations: readonly string[], verifier: RangeVerifier, http: Omit<HttpSourceOptions, 'urls' | 'verifier'>): SyncSource {
+  const urls = locations.filter((l) => HTTP.test(l));
+  const httpSource = urls.length === 0 ? undefined : new HttpSource({ ...http, urls, verifier });
+  const sources: BlockSource[] = [];
+  let httpAdded = false;
+  for (const location of locations) {
+    if (!HTTP.test(location)) sources.push(new FileSource(location, { verifier }));
+    else if (!httpAdded && httpSource !== undefined) {
+      sources.push(httpSource);
+      httpAdded = true;
+    }
+  }
+  return {
+    async *fetch(ranges, options) {
+      let remaining = ranges;
+      let lastError: unknown;
+      for (const source of sources) {
+        const served = new Set<number>();
+        try {
+          for await (const item of source.fetch(remaining, options)) {
+            served.add(item.range.start);
+            yield item;
+          }
+          return;
+        } catch (error) {
+          if (options?.signal?.aborted === true) throw error;
+          lastError = error;
+          remaining = remaining.filter((r) => !served.has(r.start));
+        }
+      }
+      throw lastError;
+    },
+    stats() {
+      const s = httpSource?.stats;
+      return { requests: s?.requests ?? 0, bytesReceived: s?.bytesReceived ?? 0, retries: s?.retries ?? 0 };
+    },
+    async close() {
+      await Promise.all(sources.map((s) => s.close?.() ?? Promise.resolve()));
+    },
+  };
+}
