@@ -141,6 +141,21 @@ describe('plan', () => {
     expect(plan.operations[1]).toEqual({ kind: 'copy', seed: 0, from: 2, to: 4, length: 4 });
   });
 
+  it('does not jump over a needed block to match a block it already found', async () => {
+    // Target blocks "CDEF" and "GHIJ" start inside the seed's second "ABCD"; "ABCDWXYZ" comes
+    // first on its own, so at "ABCDEFGHIJ" the scan must not take the known "ABCD" and jump past
+    // "CDEF" (with two-block matching, "CDEF" is confirmed by "GHIJ" right behind it).
+    const target = text('ABCDWXYZCDEFGHIJ');
+    const seed = text('ABCDWXYZ..ABCDEFGHIJ');
+    for (const options of [{ ...gosync, blockSize: 4 }, { profile: 'zsync', blockSize: 4 } as const]) {
+      const plan = await planPatch(await indexOf(target, options), { seeds: [seed] });
+      expect(plan.fetchBytes).toBe(0);
+    }
+    const { out, fetched } = await sync(target, [seed], { ...gosync, blockSize: 4 });
+    expect(Buffer.from(out).toString()).toBe('ABCDWXYZCDEFGHIJ');
+    expect(fetched).toBe(0);
+  });
+
   it('splits fetches at maxFetchRange', async () => {
     const target = new Uint8Array(64).map((_, i) => i);
     const index = await indexOf(target, { ...gosync, blockSize: 4 });

@@ -49,12 +49,19 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   const next: number[] = [];
   let previousOffset = -Infinity;
 
+  // A block already found is not looked for again (as zsync drops it from its hash table):
+  // jumping over a second copy of known bytes could skip an overlapping block still needed. With
+  // two-block matching a found block still counts while its successor is missing, since it is
+  // what confirms the successor.
+  const wanted = (b: number): boolean => !matches.has(b) || (seq2 && b + 1 < count && !matches.has(b + 1));
+
   const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
     const offset = from + relative;
     let digest: Uint8Array | undefined;
     current.length = 0;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
       if (index.blockLength(b) !== w) continue; // the short last block: see below
+      if (!wanted(b)) continue;
       digest ??= check.hash(b, buffer.subarray(at, at + w));
       if (index.strongHashMatches(b, digest)) current.push(b);
     }
@@ -76,7 +83,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
       let nextDigest: Uint8Array | undefined;
       for (const b of current) {
         const nb = b + 1;
-        if (nb >= count || index.blockLength(nb) !== w) continue;
+        if (nb >= count || index.blockLength(nb) !== w || !wanted(nb)) continue;
         nextDigest ??= check.hash(nb, buffer.subarray(i, i + w));
         if (index.strongHashMatches(nb, nextDigest)) next.push(nb);
       }
