@@ -13,6 +13,7 @@ import {
   type BuildIndexOptions,
   type IndexFormat,
 } from '@gosync/index';
+import { serveCommand } from './serve-command.js';
 import { diffCommand, syncCommand } from './sync-command.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_TEXT, EXIT_USAGE, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
@@ -31,6 +32,7 @@ Usage:
                                   rebuild the indexed file from local seeds, fetching the rest
   gosync diff <index> [--seed FILE]…
                                   show what a sync would reuse and fetch, without fetching
+  gosync serve <dir> [--port N]   serve <dir> over HTTP with Range support, for trying things out
   gosync <command> --help         help for one command
 
 ${EXIT_TEXT}
@@ -233,6 +235,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         return await syncCommand(rest, io);
       case 'diff':
         return await diffCommand(rest, io);
+      case 'serve':
+        return await serveCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
