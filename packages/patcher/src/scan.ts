@@ -1,6 +1,6 @@
 import { throwIfAborted } from '@gosync/core';
 import { createStrongHasher, type BlockIndex, type WeakSumTable } from '@gosync/index';
-import { Chunker, WeakScanner, weakSum } from '@gosync/rollsum';
+import { Chunker, WeakScanner, rollingSums, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
 import type { SeedReader } from './seed-reader.js';
@@ -55,13 +55,36 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // what confirms the successor.
   const wanted = (b: number): boolean => !matches.has(b) || (seq2 && b + 1 < count && !matches.has(b + 1));
 
+  // With two-block matching the weak sums are short (zsync keeps 2 bytes of 4), so one window in
+  // a few passes the first check. As zsync does, a block is strong-hashed only when the window
+  // one block further also has its successor's weak sum (unless its predecessor already
+  // confirms it): the rolling sums of the scanner's buffer are computed once, at the first hit.
+  const weakSums = index.weakSums;
+  const mask = index.weakMask;
+  let ahead = new Uint32Array(0);
+  let aheadOf: Uint8Array | undefined;
+  let aheadEnd = -1;
+  const successorMayFollow = (b: number, buffer: Uint8Array, at: number, end: number, confirmed: boolean): boolean => {
+    if (!seq2 || confirmed || b + 1 >= count || index.blockLength(b + 1) !== w || at + 2 * w > end) return true;
+    if (aheadOf !== buffer || aheadEnd !== end) {
+      const needed = end - w + 1;
+      if (ahead.length < needed) ahead = new Uint32Array(Math.max(needed, ahead.length * 2));
+      rollingSums(buffer.subarray(0, end), w, ahead);
+      aheadOf = buffer;
+      aheadEnd = end;
+    }
+    return (((ahead[at + w] as number) ^ (weakSums[b + 1] as number)) & mask) === 0;
+  };
+
   const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
     const offset = from + relative;
     let digest: Uint8Array | undefined;
     current.length = 0;
+    const afterPrevious = previousOffset + w === offset;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
       if (index.blockLength(b) !== w) continue; // the short last block: see below
       if (!wanted(b)) continue;
+      if (!successorMayFollow(b, buffer, at, end, afterPrevious && previous.includes(b - 1))) continue;
       digest ??= check.hash(b, buffer.subarray(at, at + w));
       if (index.strongHashMatches(b, digest)) current.push(b);
     }
@@ -108,6 +131,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // matching, so that a pair straddling the boundary is still confirmed.
   const readTo = section === undefined ? reader.length : section.to + (seq2 ? 2 * w : w) - 1;
   for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
+    aheadOf = undefined; // the scanner's buffer holds new bytes now
     scanner.update(piece, onHit);
     ctx.onBytes?.(piece.length);
   }
