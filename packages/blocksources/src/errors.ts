@@ -27,7 +27,14 @@ export type BlockSourceErrorCode =
   /** The source was used after `close()`. */
   | 'ERR_BLOCKSOURCE_CLOSED'
   /** An option outside its documented domain. */
-  | 'ERR_BLOCKSOURCE_INVALID_OPTION';
+  | 'ERR_BLOCKSOURCE_INVALID_OPTION'
+  /**
+   * A block store manifest is damaged or inconsistent: wrong magic, truncated, trailing bytes,
+   * a bad checksum, counts that disagree, or more objects than the reader allows.
+   */
+  | 'ERR_BLOCKSOURCE_MANIFEST'
+  /** A block store manifest of a newer format: unknown version, required feature or hash. */
+  | 'ERR_BLOCKSOURCE_MANIFEST_UNSUPPORTED';
 
 /**
  * The error class of `@gosync/blocksources`. Messages name the file or URL, the HTTP status and
