@@ -48,9 +48,10 @@ Options:
   -f, --format <format>   native (default; smallest, xxh128 + SHA-256)
                           zsync  (readable by zsync 0.6.2: MD4, SHA-1, zsyncmake's sizes)
                           gosync (go-sync's layout: MD5, full sums)
-  -b, --block-size <n>    block size in bytes (default: native/gosync the power of two at
-                          or above sqrt(file size) within 2 KiB..1 MiB; zsync 2048 below
-                          100 MB, else 4096). Smaller blocks fetch less, but the index grows.
+  -b, --block-size <n>    block size in bytes. Default: 2048 below 100 MB, else 4096 (as
+                          zsyncmake), doubled for native files over 4 GiB to keep the index
+                          at most 2^20 blocks; gosync: the power of two at or above
+                          sqrt(file size). Smaller blocks fetch less, but the index grows.
       --hash <name>       strong hash: ${STRONG_HASH_NAMES.join(', ')} (native only;
                           zsync needs md4, gosync md5)
       --full-hashes       keep whole digests with single-block matching instead of

@@ -17,6 +17,7 @@ import { hashBlocks } from './block-hasher.js';
 import { IndexError } from './errors.js';
 import {
   assertBlockSize,
+  type BlockSizeRule,
   defaultBlockSize,
   nativeHashLengths,
   zsyncHashLengths,
@@ -87,11 +88,11 @@ const PROFILES: Readonly<
       hashLengths: 'full' | 'zsync' | 'native';
       padLastBlock: boolean;
       fileHashes: readonly FileHashName[];
-      rule: 'sqrt' | 'zsync';
+      rule: BlockSizeRule;
     }
   >
 > = {
-  native: { strongHash: 'xxh128', hashLengths: 'native', padLastBlock: false, fileHashes: ['sha256'], rule: 'sqrt' },
+  native: { strongHash: 'xxh128', hashLengths: 'native', padLastBlock: false, fileHashes: ['sha256'], rule: 'balanced' },
   zsync: { strongHash: 'md4', hashLengths: 'zsync', padLastBlock: true, fileHashes: ['sha1'], rule: 'zsync' },
   gosync: { strongHash: 'md5', hashLengths: 'full', padLastBlock: false, fileHashes: ['sha256'], rule: 'sqrt' },
 };

@@ -22,9 +22,15 @@ describe('defaultBlockSize', () => {
   it('follows the √ rule with clamps, or zsync’s rule', () => {
     expect(defaultBlockSize(0)).toBe(2048);
     expect(defaultBlockSize(1_000_000)).toBe(2048);
-    expect(defaultBlockSize(100_000_000)).toBe(16384);
-    expect(defaultBlockSize(565_000_000)).toBe(32768);
+    expect(defaultBlockSize(100_000_000)).toBe(4096);
+    expect(defaultBlockSize(565_000_000)).toBe(4096);
+    expect(defaultBlockSize(2 ** 32)).toBe(4096);
+    expect(defaultBlockSize(2 ** 32 + 1)).toBe(8192);
+    expect(defaultBlockSize(5_000_000_000)).toBe(8192);
     expect(defaultBlockSize(2 ** 50)).toBe(2 ** 20);
+    expect(defaultBlockSize(100_000_000, 'sqrt')).toBe(16384);
+    expect(defaultBlockSize(565_000_000, 'sqrt')).toBe(32768);
+    expect(defaultBlockSize(2 ** 50, 'sqrt')).toBe(2 ** 20);
     expect(defaultBlockSize(99_999_999, 'zsync')).toBe(2048);
     expect(defaultBlockSize(100_000_000, 'zsync')).toBe(4096);
   });

@@ -38,6 +38,7 @@ export {
   nativeHashLengths,
   zsyncHashLengths,
 } from './hash-lengths.js';
+export type { BlockSizeRule } from './hash-lengths.js';
 export type { HashLengths } from './hash-lengths.js';
 export { buildIndex } from './build.js';
 export type { BuildIndexOptions, BuildProfile } from './build.js';
