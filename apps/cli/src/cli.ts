@@ -1,4 +1,6 @@
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { BLOCK_STORE_MANIFEST_NAME, writeBlockStore } from '@gosync/blocksources';
 import { parseArgs } from 'node:util';
 import { isGosyncError, toHex } from '@gosync/core';
 import {
@@ -62,6 +64,12 @@ Options:
                           chunks range from a quarter to four times it)
   -u, --url <url>         a URL of the file, stored in the index (repeatable; may be relative
                           to the index's own URL)
+      --store <dir>       also write a content-addressed block store of the file into <dir>
+                          (objects named by SHA-256, and manifest.gbs) for static hosts
+                          without Range support; its manifest's path relative to the index
+                          is added to the index's URLs, so clients use it without flags
+      --object-size <n>   bytes per store object (default 262144): smaller objects waste
+                          less around each change, larger ones need fewer requests
       --workers <n>       hashing threads (default: automatic; 0 = none)
   -q, --quiet             no summary line
   -h, --help              this help
@@ -99,6 +107,8 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
       chunks: { type: 'boolean', default: false },
       'avg-size': { type: 'string' },
       url: { type: 'string', short: 'u', multiple: true },
+      store: { type: 'string' },
+      'object-size': { type: 'string' },
       workers: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -127,6 +137,17 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
   const avgSize = parseInteger('avg-size', values['avg-size']);
   const blockSize = parseInteger('block-size', values['block-size']);
   const workers = parseInteger('workers', values.workers);
+  const objectSize = parseInteger('object-size', values['object-size']);
+  if (objectSize !== undefined && values.store === undefined) throw new UsageError('--object-size: only with --store');
+  if (objectSize === 0) throw new UsageError('--object-size: expected at least 1');
+  const extension = format === 'native' ? '.gsi' : `.${format}`;
+  const output = values.output ?? `${file}${extension}`;
+  const urls = [...(values.url ?? [])];
+  if (values.store !== undefined) {
+    await writeBlockStore(file, values.store, objectSize === undefined ? {} : { objectSize });
+    const manifest = relative(dirname(resolve(output)), join(resolve(values.store), BLOCK_STORE_MANIFEST_NAME)).split(sep).join('/');
+    if (!urls.includes(manifest)) urls.push(manifest);
+  }
   const options: BuildIndexOptions = {
     profile: format,
     ...(blockSize === undefined ? {} : { blockSize }),
@@ -134,10 +155,8 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
     ...(hash === undefined ? {} : { strongHash: hash }),
     ...(values['full-hashes'] ? { hashLengths: 'full' as const } : {}),
     ...(values.chunks ? { kind: 'chunks' as const, chunking: avgSize === undefined ? {} : { avgSize } } : {}),
-    ...(values.url === undefined ? {} : { metadata: { urls: values.url } }),
+    ...(urls.length === 0 ? {} : { metadata: { urls } }),
   };
-  const extension = format === 'native' ? '.gsi' : `.${format}`;
-  const output = values.output ?? `${file}${extension}`;
   const index = await buildIndex(file, options);
   const bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
   const temp = `${output}.tmp-${process.pid}`;
@@ -150,7 +169,7 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (!values.quiet) {
     const cut = index.kind === 'chunks' ? `${index.count} chunks of at most ${index.blockSize} bytes` : `${index.count} blocks of ${index.blockSize} bytes`;
-    io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes\n`);
+    io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes${values.store === undefined ? '' : `; block store in ${values.store}`}\n`);
   }
   return EXIT_OK;
 }

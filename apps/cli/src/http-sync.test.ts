@@ -1,6 +1,6 @@
 // `gosync sync <URL>` against a real nginx on 127.0.0.1: native indexes and zsync control files.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
@@ -93,6 +93,27 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync over HTTP'))('gosync sy
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/HTTP requests/);
     expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+  });
+
+  it('syncs through a block store with plain GETs when the server has no copy of the file', async () => {
+    const storeDir = join(dir, 'store');
+    await mkdir(storeDir);
+    const copy = join(storeDir, 'data.bin');
+    await writeFile(copy, newBytes);
+    const built = await gosync(['index', copy, '-b', '2048', '--store', join(storeDir, 'objects-of-data'), '--object-size', '16384']);
+    expect(built.stderr).toBe('');
+    expect(built.stdout).toContain('block store in');
+    await rm(copy); // only the index and the store are published
+    const info = await gosync(['info', `${copy}.gsi`, '--json']);
+    expect((JSON.parse(info.stdout) as { urls: string[] }).urls).toEqual(['objects-of-data/manifest.gbs']);
+    const out = join(seedDir, 'from-store.bin');
+    const r = await gosync(['sync', `${nginx.url}/store/data.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    const summary = JSON.parse(r.stdout) as Record<string, number>;
+    // Whole 16 KiB objects around the ~10 KB of changes, never the whole file.
+    expect(summary['httpBytesReceived']).toBeLessThan(newBytes.length / 4);
   });
 
   it('an index URL that answers 404: exit 1 with a code and the URL', async () => {

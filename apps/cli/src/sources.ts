@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileSource, HttpSource, type HttpSourceOptions } from '@gosync/blocksources';
+import { BLOCK_STORE_MANIFEST_NAME, BlockStoreSource, FileSource, HttpSource, type HttpSourceOptions } from '@gosync/blocksources';
 import type { BlockSource, RangeVerifier } from '@gosync/core';
 import { UsageError } from './usage.js';
 
@@ -48,18 +48,35 @@ export interface SyncSource extends BlockSource {
   close(): Promise<void>;
 }
 
+/** Whether a location names a block store's manifest rather than the file itself. */
+function isStore(location: string): boolean {
+  return location.endsWith(`/${BLOCK_STORE_MANIFEST_NAME}`) || location === BLOCK_STORE_MANIFEST_NAME;
+}
+
 /**
- * One source over every location: all http(s) URLs become one {@link HttpSource} whose mirrors
- * they are (in order); local paths are {@link FileSource}s. Ranges one source cannot serve are
- * asked of the next, in the order the locations were given.
+ * One source over every location: all http(s) URLs of the file become one {@link HttpSource}
+ * whose mirrors they are (in order); a location ending in `manifest.gbs` is a block store read by
+ * a {@link BlockStoreSource}; other local paths are {@link FileSource}s. Ranges one source cannot
+ * serve are asked of the next, in the order the locations were given.
  */
 export function openSources(locations: readonly string[], verifier: RangeVerifier, http: Omit<HttpSourceOptions, 'urls' | 'verifier'>): SyncSource {
-  const urls = locations.filter((l) => HTTP.test(l));
+  const urls = locations.filter((l) => HTTP.test(l) && !isStore(l));
   const httpSource = urls.length === 0 ? undefined : new HttpSource({ ...http, urls, verifier });
+  const stores: BlockStoreSource[] = [];
   const sources: BlockSource[] = [];
   let httpAdded = false;
   for (const location of locations) {
-    if (!HTTP.test(location)) sources.push(new FileSource(location, { verifier }));
+    if (isStore(location)) {
+      const store = new BlockStoreSource({
+        url: location.slice(0, -BLOCK_STORE_MANIFEST_NAME.length),
+        verifier,
+        retries: http.retries,
+        timeouts: { firstByte: http.timeouts?.firstByte, idle: http.timeouts?.idle },
+        maxInFlight: http.maxInFlight,
+      });
+      stores.push(store);
+      sources.push(store);
+    } else if (!HTTP.test(location)) sources.push(new FileSource(location, { verifier }));
     else if (!httpAdded && httpSource !== undefined) {
       sources.push(httpSource);
       httpAdded = true;
@@ -86,8 +103,12 @@ export function openSources(locations: readonly string[], verifier: RangeVerifie
       throw lastError;
     },
     stats() {
-      const s = httpSource?.stats;
-      return { requests: s?.requests ?? 0, bytesReceived: s?.bytesReceived ?? 0, retries: s?.retries ?? 0 };
+      const all = [...stores.map((s) => s.stats), ...(httpSource === undefined ? [] : [httpSource.stats])];
+      return {
+        requests: all.reduce((n, s) => n + s.requests, 0),
+        bytesReceived: all.reduce((n, s) => n + s.bytesReceived, 0),
+        retries: all.reduce((n, s) => n + s.retries, 0),
+      };
     },
     async close() {
       await Promise.all(sources.map((s) => s.close?.() ?? Promise.resolve()));

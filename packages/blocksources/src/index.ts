@@ -4,7 +4,9 @@
  * `RangeVerifier`, so bad data never reaches the patcher.
  *
  * {@link HttpSource} reads any HTTP(S) server or CDN with range requests (multi-range, parallel,
- * retried, verified, with mirrors); {@link FileSource} and {@link MemorySource} read local bytes.
+ * retried, verified, with mirrors); {@link BlockStoreSource} reads a content-addressed block store
+ * (written by {@link writeBlockStore}) from any static host, even one without Range support;
+ * {@link FileSource} and {@link MemorySource} read local bytes.
  *
  * @packageDocumentation
  */
@@ -25,3 +27,24 @@ export {
 export type { ContentRange, MultipartEvent } from './multipart.js';
 export { RateLimiter } from './rate-limiter.js';
 export { backoffDelay, parseRetryAfter } from './backoff.js';
+export {
+  BLOCK_STORE_MANIFEST_NAME,
+  DEFAULT_BLOCK_STORE_OBJECT_SIZE,
+  MAX_BLOCK_STORE_OBJECT_SIZE,
+  blockStoreDigestLength,
+  blockStoreObjectDigest,
+  blockStoreObjectPath,
+  blockStoreObjectRange,
+  decodeBlockStoreManifest,
+  encodeBlockStoreManifest,
+} from './block-store-manifest.js';
+export type { BlockStoreHash, BlockStoreManifest, DecodeBlockStoreManifestOptions } from './block-store-manifest.js';
+export { writeBlockStore } from './block-store-writer.js';
+export type { WriteBlockStoreOptions } from './block-store-writer.js';
+export { BlockStoreSource } from './block-store-source.js';
+export type {
+  BlockStoreRetryOptions,
+  BlockStoreSourceOptions,
+  BlockStoreSourceStats,
+  BlockStoreTimeouts,
+} from './block-store-source.js';
