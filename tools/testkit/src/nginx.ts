@@ -12,6 +12,22 @@ export interface NginxOptions {
   readonly root: string;
   /** Extra directives inside the `server { }` block. */
   readonly serverConfig?: string;
+  /** Log every request, for {@link RunningNginx.readAccessLog} (default false: no access log). */
+  readonly accessLog?: boolean;
+}
+
+/** One request from nginx's access log (see {@link NginxOptions.accessLog}). */
+export interface NginxAccessLogEntry {
+  /** The request line, e.g. `GET /new.tar HTTP/1.1`. */
+  readonly request: string;
+  /** The response status. */
+  readonly status: number;
+  /** `$bytes_sent`: bytes sent to the client, headers included. */
+  readonly bytesSent: number;
+  /** `$request_length`: bytes of the request, line and headers included. */
+  readonly requestLength: number;
+  /** The request's `Range` header, or `-` when it had none. */
+  readonly range: string;
 }
 
 /** A running nginx. */
@@ -20,6 +36,11 @@ export interface RunningNginx {
   readonly url: string;
   /** The port it listens on. */
   readonly port: number;
+  /**
+   * The requests logged so far, oldest first; empty unless started with `accessLog: true`.
+   * nginx writes an entry when a response is complete.
+   */
+  readAccessLog(): Promise<NginxAccessLogEntry[]>;
   /** Stops it and removes its temporary directory. */
   close(): Promise<void>;
 }
@@ -53,6 +74,12 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const dir = await mkdtemp(join(tmpdir(), 'gosync-nginx-'));
   const port = await freePort();
   const errorLog = join(dir, 'error.log');
+  const accessLog = join(dir, 'access.log');
+  // Tab-separated; the request line and Range header are escaped by nginx, so they hold no tab.
+  const logging = options.accessLog === true
+    ? `log_format gosync_bench '$request\t$status\t$bytes_sent\t$request_length\t$http_range';
+  access_log ${accessLog} gosync_bench;`
+    : 'access_log off;';
   const conf = `
 daemon off;
 master_process off;
@@ -61,7 +88,7 @@ pid ${join(dir, 'nginx.pid')};
 error_log ${errorLog} warn;
 events { worker_connections 64; }
 http {
-  access_log off;
+  ${logging}
   client_body_temp_path ${join(dir, 'body')};
   proxy_temp_path ${join(dir, 'proxy')};
   fastcgi_temp_path ${join(dir, 'fastcgi')};
@@ -96,6 +123,14 @@ http {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    async readAccessLog() {
+      if (options.accessLog !== true) return [];
+      const text = await readFile(accessLog, 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => line !== '').map((line) => {
+        const [request = '', status = '0', bytesSent = '0', requestLength = '0', range = '-'] = line.split('\t');
+        return { request, status: Number(status), bytesSent: Number(bytesSent), requestLength: Number(requestLength), range };
+      });
+    },
     async close() {
       if (!state.exited) {
         const gone = new Promise((r) => child.once('exit', r));
