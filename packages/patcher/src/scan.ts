@@ -1,6 +1,6 @@
 import { throwIfAborted } from '@gosync/core';
 import { createStrongHasher, type BlockIndex, type WeakSumTable } from '@gosync/index';
-import { Chunker, WeakScanner, rollingSums, weakSum } from '@gosync/rollsum';
+import { Chunker, WeakScanner, WeakSumFilter, rollingSums, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
 import type { SeedReader } from './seed-reader.js';
@@ -61,7 +61,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // confirms it): the rolling sums of the scanner's buffer are computed once, at the first hit.
   const weakSums = index.weakSums;
   const mask = index.weakMask;
-  let ahead = new Uint32Array(0);
+  let ahead: Uint32Array = new Uint32Array(0);
   let aheadOf: Uint8Array | undefined;
   let aheadEnd = -1;
   const successorMayFollow = (b: number, buffer: Uint8Array, at: number, end: number, confirmed: boolean): boolean => {
@@ -126,14 +126,22 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     return q - offset;
   };
 
-  const scanner = new WeakScanner({ windowSize: w, filter: table.filter });
   // A section sees the windows that start inside it, plus one more block of them with two-block
   // matching, so that a pair straddling the boundary is still confirmed.
   const readTo = section === undefined ? reader.length : section.to + (seq2 ? 2 * w : w) - 1;
-  for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
-    aheadOf = undefined; // the scanner's buffer holds new bytes now
-    scanner.update(piece, onHit);
-    ctx.onBytes?.(piece.length);
+  if (seq2 && mask !== 0xffffffff) {
+    await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), (buffer, sums) => {
+      ahead = sums;
+      aheadOf = buffer;
+      aheadEnd = buffer.length;
+    }, onHit, () => previousOffset + w - from);
+  } else {
+    const scanner = new WeakScanner({ windowSize: w, filter: table.filter });
+    for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
+      aheadOf = undefined; // the scanner's buffer holds new bytes now
+      scanner.update(piece, onHit);
+      ctx.onBytes?.(piece.length);
+    }
   }
 
   const last = count - 1;
@@ -201,4 +209,92 @@ export async function scanChunks(ctx: ScanContext, seedId: number, reader: SeedR
   }
   const end = chunker.finish();
   if (end !== undefined) close(end);
+}
+
+/** Mixes the weak sums of two neighbouring windows into one key of the pair filter. */
+function pairKey(first: number, second: number, mask: number): number {
+  const s = (second & mask) >>> 0;
+  return ((first & mask) ^ ((s >>> 16) | (s << 16))) >>> 0;
+}
+
+const pairFilters = new WeakMap<BlockIndex, WeakSumFilter>();
+
+/** A Bloom filter over the weak sums of every pair of full neighbouring blocks (b, b + 1). */
+function pairFilterOf(index: BlockIndex): WeakSumFilter {
+  let filter = pairFilters.get(index);
+  if (filter !== undefined) return filter;
+  const w = index.blockSize;
+  filter = new WeakSumFilter(index.count);
+  for (let b = 0; b + 1 < index.count; b++) {
+    if (index.blockLength(b + 1) !== w) continue;
+    filter.add(pairKey(index.weakSums[b] as number, index.weakSums[b + 1] as number, index.weakMask));
+  }
+  pairFilters.set(index, filter);
+  return filter;
+}
+
+/**
+ * The candidate windows of a two-block-matching scan, found as zsync finds them: a window is a
+ * candidate only when its weak sum and the weak sum of the window one block further match a pair
+ * of neighbouring blocks (zsync's truncated 2-byte sums alone let one window in a few through;
+ * the pair lets about one in 2^32). The rolling sums of each buffer are computed in one pass.
+ * The window right after a matched run is checked on its own sum (its predecessor confirms it),
+ * and so are the last windows of the seed, which have no window one block further.
+ *
+ * @internal
+ */
+async function scanPairs(
+  ctx: ScanContext,
+  reader: SeedReader,
+  from: number,
+  readTo: number,
+  pairs: WeakSumFilter,
+  onSums: (buffer: Uint8Array, sums: Uint32Array) => void,
+  onHit: (relative: number, sum: number, buffer: Uint8Array, at: number, end: number) => number,
+  afterRun: () => number,
+): Promise<void> {
+  const w = ctx.index.blockSize;
+  const mask = ctx.index.weakMask;
+  const single = ctx.table.filter;
+  let buffer = new Uint8Array(0);
+  let sums = new Uint32Array(0);
+  let base = 0; // stream offset (relative to `from`) of buffer[0]
+  let x = 0; // the next window to look at, relative to buffer[0]
+  let carry = new Uint8Array(0);
+  const examine = (limit: number, end: number): void => {
+    while (x <= limit) {
+      const s1 = sums[x] as number;
+      const candidate =
+        base + x === afterRun() || x + 2 * w > end ? single.has(s1) : pairs.has(pairKey(s1, sums[x + w] as number, mask));
+      if (!candidate) {
+        x++;
+        continue;
+      }
+      const advance = onHit(base + x, s1 >>> 0, buffer, x, end);
+      x += advance > 0 ? advance : 1;
+    }
+  };
+  for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
+    buffer = new Uint8Array(carry.length + piece.length);
+    buffer.set(carry);
+    buffer.set(piece, carry.length);
+    const count = Math.max(0, buffer.length - w + 1);
+    if (sums.length < count) sums = new Uint32Array(count);
+    rollingSums(buffer, w, sums);
+    onSums(buffer, sums);
+    examine(buffer.length - 2 * w, buffer.length);
+    // Keep the bytes of every window not looked at yet (a jump may have passed the end).
+    const keep = Math.min(x, buffer.length);
+    carry = buffer.slice(keep);
+    base += keep;
+    x -= keep;
+    ctx.onBytes?.(piece.length);
+  }
+  // The last windows have no window one block further: their own sums decide.
+  if (carry.length >= w) {
+    buffer = carry;
+    rollingSums(buffer, w, sums);
+    onSums(buffer, sums);
+    examine(buffer.length - w, buffer.length);
+  }
 }
