@@ -28,7 +28,13 @@ describe('README examples run', () => {
         const file = join(dir, `.readme-example-${i + 1}.ts`);
         writeFileSync(file, code);
         try {
-          const run = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+          const run = spawnSync(process.execPath, ['--import', 'tsx', file], {
+            cwd: dir,
+            encoding: 'utf8',
+            timeout: 60_000,
+            // Plain output whatever the terminal: the printed values are compared as text.
+            env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+          });
           expect(run.stderr).toBe('');
           expect(run.status).toBe(0);
           for (const [, expected] of code.matchAll(/\/\/ prints: (.*)$/gm)) expect(run.stdout).toContain(expected);
