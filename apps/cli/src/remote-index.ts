@@ -1,7 +1,7 @@
 import { backoffDelay, parseRetryAfter } from '@gosync/blocksources';
 import { GosyncError } from '@gosync/core';
 import { decodeAnyIndex, type BlockIndex, type IndexFormat } from '@gosync/index';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 /** Error codes of the CLI's index download. */
 export type RemoteIndexErrorCode = 'ERR_CLI_INDEX_DOWNLOAD';
@@ -20,6 +20,8 @@ export interface DownloadIndexOptions {
   readonly maxBytes?: number | undefined;
   /** Extra request headers. */
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** The undici dispatcher (share one with the block source to reuse its connection). */
+  readonly dispatcher?: Dispatcher | undefined;
 }
 
 /** A downloaded and decoded index, and the URL it came from after redirects. */
@@ -72,6 +74,7 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
           method: 'GET',
           headers: { ...options.headers, 'accept-encoding': 'identity' },
           signal: options.signal,
+          ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
           headersTimeout: timeout,
           bodyTimeout: timeout,
         });

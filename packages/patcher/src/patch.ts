@@ -179,10 +179,14 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
     const buffer = new Uint8Array(Math.min(COPY_BUFFER, Math.max(1, index.fileLength)));
 
     let written = 0;
+    // Copying from the seeds and fetching run at once (they write disjoint parts of the output):
+    // the network's round trips hide behind the disk. The first failure stops the other.
+    const stop = new AbortController();
+    const local = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
     // Copies `length` bytes through `buffer` from a reader to the output, reporting progress.
     const copy = async (read: (offset: number, n: number) => Promise<Uint8Array>, from: number, to: number, length: number): Promise<void> => {
       for (let done = 0; done < length; ) {
-        throwIfAborted(signal);
+        throwIfAborted(local);
         const n = Math.min(buffer.length, length - done);
         await (out as OutputFile).write(await read(from + done, n), to + done);
         done += n;
@@ -190,13 +194,17 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
         onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
       }
     };
-    for (const op of plan.operations) {
-      if (op.kind !== 'copy') continue;
-      const reader = readers[op.seed] as SeedReader;
-      await copy((offset, n) => reader.read(offset, n, buffer), op.from, op.to, op.length);
-    }
-
-    const fetched = await fetchInto(index, plan, out, check, options);
+    const copying = (async (): Promise<void> => {
+      for (const op of plan.operations) {
+        if (op.kind !== 'copy') continue;
+        const reader = readers[op.seed] as SeedReader;
+        await copy((offset, n) => reader.read(offset, n, buffer), op.from, op.to, op.length);
+      }
+    })();
+    const fetching = fetchInto(index, plan, out, check, { ...options, signal: local });
+    const settled = await Promise.allSettled([copying.catch(stopOn(stop)), fetching.catch(stopOn(stop))]);
+    for (const s of settled) if (s.status === 'rejected') throw signal?.aborted === true ? signal.reason : s.reason;
+    const fetched = (settled[1] as PromiseFulfilledResult<number>).value;
 
     // Blocks that occur twice are copied within the output once their first copy is written.
     for (const op of plan.operations) {
@@ -213,6 +221,14 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
     await out?.close();
     await Promise.all(readers.map((r) => r.close()));
   }
+}
+
+/** Aborts the other half of a pair of tasks when one fails, and passes the failure on. */
+function stopOn(stop: AbortController): (error: unknown) => never {
+  return (error) => {
+    stop.abort(error);
+    throw error;
+  };
 }
 
 async function fetchInto(index: BlockIndex, plan: Plan, out: OutputFile, check: BlockCheck, options: PatchOptions): Promise<number> {

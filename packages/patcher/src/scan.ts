@@ -55,24 +55,16 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // what confirms the successor.
   const wanted = (b: number): boolean => !matches.has(b) || (seq2 && b + 1 < count && !matches.has(b + 1));
 
-  // With two-block matching the weak sums are short (zsync keeps 2 bytes of 4), so one window in
-  // a few passes the first check. As zsync does, a block is strong-hashed only when the window
-  // one block further also has its successor's weak sum (unless its predecessor already
-  // confirms it): the rolling sums of the scanner's buffer are computed once, at the first hit.
+  // With two-block matching and short weak sums (zsync keeps 2 bytes of 4), a block is
+  // strong-hashed only when the window one block further also has its successor's weak sum
+  // (unless its predecessor already confirms it), as zsync does. The pair scan below hands over
+  // the rolling sums of its buffer; with whole 4-byte sums false hits are rare and this is skipped.
   const weakSums = index.weakSums;
   const mask = index.weakMask;
   let ahead: Uint32Array = new Uint32Array(0);
   let aheadOf: Uint8Array | undefined;
-  let aheadEnd = -1;
   const successorMayFollow = (b: number, buffer: Uint8Array, at: number, end: number, confirmed: boolean): boolean => {
-    if (!seq2 || confirmed || b + 1 >= count || index.blockLength(b + 1) !== w || at + 2 * w > end) return true;
-    if (aheadOf !== buffer || aheadEnd !== end) {
-      const needed = end - w + 1;
-      if (ahead.length < needed) ahead = new Uint32Array(Math.max(needed, ahead.length * 2));
-      rollingSums(buffer.subarray(0, end), w, ahead);
-      aheadOf = buffer;
-      aheadEnd = end;
-    }
+    if (aheadOf !== buffer || confirmed || b + 1 >= count || index.blockLength(b + 1) !== w || at + 2 * w > end) return true;
     return (((ahead[at + w] as number) ^ (weakSums[b + 1] as number)) & mask) === 0;
   };
 
@@ -130,15 +122,14 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // matching, so that a pair straddling the boundary is still confirmed.
   const readTo = section === undefined ? reader.length : section.to + (seq2 ? 2 * w : w) - 1;
   if (seq2 && mask !== 0xffffffff) {
-    await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), (buffer, sums) => {
+    const onSums = (buffer: Uint8Array, sums: Uint32Array): void => {
       ahead = sums;
       aheadOf = buffer;
-      aheadEnd = buffer.length;
-    }, onHit, () => previousOffset + w - from);
+    };
+    await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), onSums, onHit, () => previousOffset + w - from);
   } else {
     const scanner = new WeakScanner({ windowSize: w, filter: table.filter });
     for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
-      aheadOf = undefined; // the scanner's buffer holds new bytes now
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);
     }
@@ -261,17 +252,25 @@ async function scanPairs(
   let base = 0; // stream offset (relative to `from`) of buffer[0]
   let x = 0; // the next window to look at, relative to buffer[0]
   let carry = new Uint8Array(0);
+  const lastPair = 2 * w;
   const examine = (limit: number, end: number): void => {
+    let runEnd = afterRun() - base;
     while (x <= limit) {
       const s1 = sums[x] as number;
-      const candidate =
-        base + x === afterRun() || x + 2 * w > end ? single.has(s1) : pairs.has(pairKey(s1, sums[x + w] as number, mask));
+      let candidate: boolean;
+      if (x === runEnd || x + lastPair > end) candidate = single.has(s1);
+      else {
+        // pairKey, inlined: this loop runs once per byte of the seed.
+        const s2 = ((sums[x + w] as number) & mask) >>> 0;
+        candidate = pairs.has(((s1 & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0);
+      }
       if (!candidate) {
         x++;
         continue;
       }
       const advance = onHit(base + x, s1 >>> 0, buffer, x, end);
       x += advance > 0 ? advance : 1;
+      runEnd = afterRun() - base;
     }
   };
   for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
