@@ -157,7 +157,11 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
     hasTool('zsync') && prepared.zsyncBytes > 0
       ? { tool: `zsync 0.6.2 (block ${prepared.zsyncBlock})`, argv: (out) => ['zsync', ['-q', '-i', pair.old, '-o', out, url(`${prepared.name}.zsync`)]] }
       : { tool: 'zsync 0.6.2', missing: 'zsync/zsyncmake not installed (apt-get install zsync)' },
-    ...prepared.gsi.map((gsi) => ({
+    ...[
+      ...prepared.gsi,
+      // Our client on zsyncmake's own control file: issue 7's like-for-like comparison.
+      ...(prepared.zsyncBytes > 0 ? [{ file: `${prepared.name}.zsync`, label: `gosync sync on the .zsync (block ${prepared.zsyncBlock})` }] : []),
+    ].map((gsi) => ({
       tool: gsi.label,
       argv: (out: string): readonly [string, readonly string[]] => [process.execPath, [cli, 'sync', url(gsi.file), '-o', out, '--seed', pair.old, '--json']],
       describe: (stdout: string): string => {
