@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { BlockIndex, BlockIndexInit } from '@gosync/index';
 import { PatcherError } from './errors.js';
-import type { Matches } from './matches.js';
+import { Matches } from './matches.js';
+import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanReply } from './scan-worker.js';
 
 function initOf(index: BlockIndex): BlockIndexInit {
@@ -36,7 +37,9 @@ function startWorker(): Worker {
 /**
  * Scans one seed file with `workers` threads, each over an equal section of it (sections overlap
  * by a block so that no window is missed), and merges their matches in section order: a block
- * is taken from the first section that found it, so the result does not depend on timing.
+ * is taken from the first section that found it, so the result does not depend on timing. The
+ * calling thread scans the first section itself (`scanHere`) while `workers − 1` worker threads
+ * start up and scan the others.
  *
  * @internal
  */
@@ -48,6 +51,7 @@ export async function scanInParallel(
   workers: number,
   matches: Matches,
   options: { readonly signal?: AbortSignal | undefined; readonly onBytes?: ((bytes: number) => void) | undefined },
+  scanHere: (section: SeedSection, matches: Matches) => Promise<void>,
 ): Promise<void> {
   const init = initOf(index);
   // Sections start on block boundaries: where the seed is aligned with the target (the common
@@ -56,16 +60,17 @@ export async function scanInParallel(
   const sectionLength = Math.ceil(seedLength / workers / w) * w;
   const threads: Worker[] = [];
   const results: { seedOf: Int32Array; offsetOf: Float64Array }[] = [];
+  const here = new Matches(index.count);
   const onAbort = (): void => {
     for (const t of threads) void t.terminate();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const jobs: Promise<void>[] = [];
-    for (let i = 0; i < workers; i++) {
+    for (let i = 1; i < workers; i++) {
       const from = i * sectionLength;
       const to = Math.min(seedLength, from + sectionLength);
-      if (from >= to && i > 0) break;
+      if (from >= to) break;
       const thread = startWorker();
       threads.push(thread);
       jobs.push(
@@ -90,7 +95,12 @@ export async function scanInParallel(
         }),
       );
     }
-    await Promise.all(jobs);
+    const local = scanHere({ from: 0, to: Math.min(seedLength, sectionLength) }, here).then(() => {
+      results[0] = { seedOf: here.seedOf, offsetOf: here.offsetOf };
+    });
+    // Wait for every thread even when one fails, so none is left writing into `results`.
+    const settled = await Promise.allSettled([local, ...jobs]);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await Promise.all(threads.map((t) => t.terminate()));
