@@ -1,0 +1,37 @@
+/**
+ * Per-block compression for the `@gosync` toolkit: the zstd (default), brotli and gzip codecs, the
+ * compressed-artifact layout, and a block source that reads such an artifact.
+ *
+ * A publisher calls {@link compressFile} to write the artifact (the target cut into groups of
+ * consecutive blocks, each compressed on its own) and stores {@link encodeLayout}'s bytes next to
+ * the index. A client wraps any source over the artifact in a {@link CompressedSource}, which maps
+ * target ranges to artifact ranges, decompresses with bounded output, verifies and yields target
+ * bytes, so the patcher never knows that compression exists.
+ *
+ * @packageDocumentation
+ */
+export { CompressError } from './errors.js';
+export type { CompressErrorCode } from './errors.js';
+export {
+  COMPRESSION_CODECS,
+  DEFAULT_LEVELS,
+  LEVEL_RANGES,
+  compressBytes,
+  decompressBytes,
+  zstdBackend,
+} from './codecs.js';
+export type { CompressBytesOptions, CompressionCodec, DecompressBytesOptions, ZstdBackend } from './codecs.js';
+export {
+  MAX_GROUP_SIZE,
+  artifactLength,
+  decodeLayout,
+  encodeLayout,
+  groupArtifactRange,
+  groupTargetRange,
+  layoutRangesFor,
+} from './layout.js';
+export type { CompressedLayout, DecodeLayoutOptions, LayoutDictionary, LayoutSpan } from './layout.js';
+export { compressFile } from './compress-file.js';
+export type { CompressFileOptions } from './compress-file.js';
+export { CompressedSource } from './compressed-source.js';
+export type { CompressedSourceOptions } from './compressed-source.js';
