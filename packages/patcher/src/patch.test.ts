@@ -156,6 +156,20 @@ describe('plan', () => {
     expect(fetched).toBe(0);
   });
 
+  it("finds zsync's zero-padded short last block where the seed has it followed by zeros", async () => {
+    const zsync = { profile: 'zsync', blockSize: 512 } as const;
+    for (const length of [300, 700]) {
+      const target = pseudoRandom(length, length);
+      const seed = new Uint8Array(length + 512);
+      seed.set(target);
+      const plan = await planPatch(await indexOf(target, zsync), { seeds: [seed] });
+      expect(plan.fetchBytes).toBe(0);
+      const { out, fetched } = await sync(target, [seed], zsync);
+      expect(Buffer.from(out).equals(Buffer.from(target))).toBe(true);
+      expect(fetched).toBe(0);
+    }
+  });
+
   it('splits fetches at maxFetchRange', async () => {
     const target = new Uint8Array(64).map((_, i) => i);
     const index = await indexOf(target, { ...gosync, blockSize: 4 });

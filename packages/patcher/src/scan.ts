@@ -53,6 +53,9 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // jumping over a second copy of known bytes could skip an overlapping block still needed. With
   // two-block matching a found block still counts while its successor is missing, since it is
   // what confirms the successor.
+  // Whether block b can be matched by a full window: every block but a short last one, which
+  // can where it is hashed zero-padded (zsync's layout) and the seed holds it followed by zeros.
+  const fillsWindow = (b: number): boolean => index.blockLength(b) === w || (index.padLastBlock && b === count - 1);
   const wanted = (b: number): boolean => !matches.has(b) || (seq2 && b + 1 < count && !matches.has(b + 1));
 
   // With two-block matching and short weak sums (zsync keeps 2 bytes of 4), a block is
@@ -74,7 +77,9 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     current.length = 0;
     const afterPrevious = previousOffset + w === offset;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
-      if (index.blockLength(b) !== w) continue; // the short last block: see below
+      // A short last block fills a window only zero-padded (zsync's layout), where the seed holds
+      // it followed by zeros; otherwise it is looked for after the scan (see below).
+      if (!fillsWindow(b)) continue;
       if (!wanted(b)) continue;
       if (!successorMayFollow(b, buffer, at, end, afterPrevious && previous.includes(b - 1))) continue;
       digest ??= check.hash(b, buffer.subarray(at, at + w));
@@ -84,6 +89,8 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     for (const b of current) {
       if (!seq2 || b === count - 1) {
         matches.record(b, seedId, offset);
+        // The last block confirms the block before it, as a pair does.
+        if (seq2 && previousOffset + w === offset && previous.includes(b - 1)) matches.record(b - 1, seedId, previousOffset);
       } else if (previousOffset + w === offset && previous.includes(b - 1)) {
         matches.record(b - 1, seedId, previousOffset);
         matches.record(b, seedId, offset);
@@ -98,7 +105,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
       let nextDigest: Uint8Array | undefined;
       for (const b of current) {
         const nb = b + 1;
-        if (nb >= count || index.blockLength(nb) !== w || !wanted(nb)) continue;
+        if (nb >= count || !fillsWindow(nb) || !wanted(nb)) continue;
         nextDigest ??= check.hash(nb, buffer.subarray(i, i + w));
         if (index.strongHashMatches(nb, nextDigest)) next.push(nb);
       }
@@ -216,8 +223,9 @@ function pairFilterOf(index: BlockIndex): WeakSumFilter {
   if (filter !== undefined) return filter;
   const w = index.blockSize;
   filter = new WeakSumFilter(index.count);
+  const paddedLast = index.padLastBlock ? index.count - 1 : -1;
   for (let b = 0; b + 1 < index.count; b++) {
-    if (index.blockLength(b + 1) !== w) continue;
+    if (index.blockLength(b + 1) !== w && b + 1 !== paddedLast) continue;
     filter.add(pairKey(index.weakSums[b] as number, index.weakSums[b + 1] as number, index.weakMask));
   }
   pairFilters.set(index, filter);
