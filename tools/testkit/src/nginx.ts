@@ -28,6 +28,8 @@ export interface NginxAccessLogEntry {
   readonly requestLength: number;
   /** The request's `Range` header, or `-` when it had none. */
   readonly range: string;
+  /** `$body_bytes_sent`: bytes of the response body (without the status line and headers). */
+  readonly bodyBytesSent: number;
 }
 
 /** A running nginx. */
@@ -77,7 +79,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const accessLog = join(dir, 'access.log');
   // Tab-separated; the request line and Range header are escaped by nginx, so they hold no tab.
   const logging = options.accessLog === true
-    ? `log_format gosync_bench '$request\t$status\t$bytes_sent\t$request_length\t$http_range';
+    ? `log_format gosync_bench '$request\t$status\t$bytes_sent\t$request_length\t$http_range\t$body_bytes_sent';
   access_log ${accessLog} gosync_bench;`
     : 'access_log off;';
   const conf = `
@@ -127,8 +129,8 @@ http {
       if (options.accessLog !== true) return [];
       const text = await readFile(accessLog, 'utf8').catch(() => '');
       return text.split('\n').filter((line) => line !== '').map((line) => {
-        const [request = '', status = '0', bytesSent = '0', requestLength = '0', range = '-'] = line.split('\t');
-        return { request, status: Number(status), bytesSent: Number(bytesSent), requestLength: Number(requestLength), range };
+        const [request = '', status = '0', bytesSent = '0', requestLength = '0', range = '-', body = '0'] = line.split('\t');
+        return { request, status: Number(status), bytesSent: Number(bytesSent), requestLength: Number(requestLength), range, bodyBytesSent: Number(body) };
       });
     },
     async close() {
