@@ -13,7 +13,7 @@ import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
 
 const COPY_BUFFER = 4 << 20;
-const DEFAULT_MAX_FETCH_RANGE = 8 << 20;
+const DEFAULT_MAX_FETCH_RANGE = 1 << 20;
 
 /** Options of {@link planPatch}. */
 export interface PlanOptions extends AbortOptions {
@@ -21,7 +21,7 @@ export interface PlanOptions extends AbortOptions {
   readonly seeds: readonly SeedInput[];
   /** Receives `scan` progress in seed bytes. */
   readonly onProgress?: ProgressListener | undefined;
-  /** Largest single fetch range in bytes (adjacent missing blocks merge up to this). Default 8 MiB. */
+  /** Largest single fetch range in bytes (adjacent missing blocks merge up to this). Default 1 MiB: a source buffers each range whole before it hands it over, so this bounds memory per request in flight. */
   readonly maxFetchRange?: number | undefined;
   /**
    * Threads scanning each seed file in parallel sections. Default: for seed files of 64 MiB or
