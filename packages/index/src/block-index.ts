@@ -26,6 +26,13 @@ export interface IndexMetadata {
   readonly mtime?: number;
   /** Where the target's bytes can be fetched; may be relative to the index's own URL. */
   readonly urls?: readonly string[];
+  /**
+   * Opaque named binary attachments: information other packages own and this one only carries
+   * (e.g. `compress`, the layout of a compressed artifact from `@gosync/compress`). Only the
+   * native `.gsi` format stores them: names of 1–64 characters, at most 16 entries, the header
+   * holding them at most 4 MiB. `.zsync` and `.gosync` cannot carry them.
+   */
+  readonly attachments?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** The content-defined chunking parameters a chunk-based index was built with. */

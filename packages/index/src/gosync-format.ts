@@ -16,7 +16,8 @@ const RECORD = 20;
  *   `'gosync'` profile
  * @returns the file's bytes
  * @throws {@link IndexError} `ERR_INDEX_INCOMPATIBLE` for a chunk-based index, another strong
- *   hash or truncated sums, a zero-padded short last block, or a block size over 2^32 − 1
+ *   hash or truncated sums, a zero-padded short last block, a block size over 2^32 − 1, or
+ *   metadata attachments (only the native format carries them)
  * @example
  * ```ts
  * const bytes = encodeGosync(await buildIndex('target.bin', { profile: 'gosync' }));
@@ -28,6 +29,10 @@ export function encodeGosync(index: BlockIndex): Uint8Array {
   if (index.strongHash !== 'md5' || index.strongBytes !== 16) throw fail(`go-sync needs full MD5 block hashes, the index has ${index.strongBytes} bytes of ${index.strongHash}`);
   if (index.weakBytes !== 4) throw fail(`go-sync needs 4-byte weak sums, the index has ${index.weakBytes}`);
   if (index.padLastBlock && index.fileLength % index.blockSize !== 0) throw fail('go-sync hashes the short last block unpadded');
+  const attached = Object.keys(index.metadata.attachments ?? {});
+  if (attached.length > 0) {
+    throw new IndexError('ERR_INDEX_INCOMPATIBLE', `gosync: go-sync's format cannot carry attachments (${attached.join(', ')}); write the native format`);
+  }
   const out = new Uint8Array(HEADER + index.count * RECORD);
   const view = new DataView(out.buffer);
   for (let i = 0; i < 6; i++) out[i] = GOSYNC_MAGIC.charCodeAt(i);

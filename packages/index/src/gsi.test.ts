@@ -6,7 +6,9 @@ import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { BlockIndex } from './block-index.js';
 import { buildIndex } from './build.js';
+import { encodeGosync } from './gosync-format.js';
 import { decodeIndex, encodeIndex, GSI_MAGIC } from './gsi.js';
+import { encodeZsync } from './zsync.js';
 import { STRONG_HASH_NAMES } from './hashes.js';
 import { codeOf, pieces } from './test-helpers.js';
 
@@ -105,7 +107,7 @@ describe('native .gsi format', { timeout: 30_000 }, () => {
     expect(codeOf(() => decodeIndex(flip(0)))).toBe('ERR_INDEX_BAD_MAGIC');
     expect(codeOf(() => decodeIndex(new TextEncoder().encode('zsync: 0.6.2\n')))).toBe('ERR_INDEX_BAD_MAGIC');
     expect(codeOf(() => decodeIndex(good.subarray(0, 10)))).toBe('ERR_INDEX_TRUNCATED');
-    expect(codeOf(() => decodeIndex(craft(baseHeader, new Uint8Array(18), 2)))).toBe('ERR_INDEX_UNSUPPORTED_VERSION');
+    expect(codeOf(() => decodeIndex(craft(baseHeader, new Uint8Array(18), 3)))).toBe('ERR_INDEX_UNSUPPORTED_VERSION');
     expect(codeOf(() => decodeIndex(good.subarray(0, good.length - 1)))).toBe('ERR_INDEX_TRUNCATED');
     expect(codeOf(() => decodeIndex(craft(baseHeader, new Uint8Array(17))))).toBe('ERR_INDEX_TRUNCATED');
     expect(codeOf(() => decodeIndex(craft(baseHeader, new Uint8Array(19))))).toBe('ERR_INDEX_TRAILING_DATA');
@@ -131,6 +133,75 @@ describe('native .gsi format', { timeout: 30_000 }, () => {
     reseal(garbage);
     expect(codeOf(() => decodeIndex(garbage))).toBe('ERR_INDEX_INVALID_HEADER');
     expect(codeOf(() => decodeIndex('x' as never))).toBe('ERR_INDEX_INVALID_OPTION');
+  });
+
+  it('round-trips attachments in meta.att, small ones in version 1 and large ones in version 2', async () => {
+    const plain = await buildIndex(pieces(pseudoRandomBytes(10_000, 4), [999]), { blockSize: 1024, metadata: { urls: ['x.bin'] } });
+    const plainBytes = encodeIndex(plain);
+    const small = plain.withMetadata({ ...plain.metadata, attachments: { compress: Uint8Array.of(1, 2, 3), other: new Uint8Array(0) } });
+    const smallBytes = encodeIndex(small);
+    expect(new DataView(smallBytes.buffer).getUint16(8, true)).toBe(1);
+    const decoded = decodeIndex(smallBytes);
+    expectSame(small, decoded);
+    expect(decoded.metadata.attachments).toEqual({ compress: Uint8Array.of(1, 2, 3), other: new Uint8Array(0) });
+    expect(decoded.metadata.urls).toEqual(['x.bin']);
+    // Without attachments nothing changes: no `att` key, same bytes as before.
+    expect(encodeIndex(plain.withMetadata({ ...plain.metadata, attachments: {} }))).toEqual(plainBytes);
+    expect(decodeIndex(plainBytes).metadata.attachments).toBeUndefined();
+    // 300 KB (a layout of a ~6 GB target at 64 KiB groups) needs version 2's uint32 header length.
+    const layout = pseudoRandomBytes(300_000, 5);
+    const big = plain.withMetadata({ attachments: { compress: layout } });
+    const bigBytes = encodeIndex(big);
+    const view = new DataView(bigBytes.buffer);
+    expect(view.getUint16(8, true)).toBe(2);
+    expect(view.getUint32(10, true)).toBeGreaterThan(300_000);
+    expect(bytesEqual(decodeIndex(bigBytes).metadata.attachments?.['compress'] ?? new Uint8Array(0), layout)).toBe(true);
+    expectSame(big, decodeIndex(bigBytes));
+  });
+
+  it('bounds attachments: 16 names of 1–64 characters, a 4 MiB header; rejects bad ones with their codes', async () => {
+    const index = await buildIndex(pieces(pseudoRandomBytes(3000, 6), [3000]), { blockSize: 1024 });
+    const withAtt = (attachments: Record<string, Uint8Array>): BlockIndex => index.withMetadata({ attachments });
+    const many = (n: number): Record<string, Uint8Array> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, Uint8Array.of(i)]));
+    expect(Object.keys(decodeIndex(encodeIndex(withAtt(many(16)))).metadata.attachments ?? {})).toHaveLength(16);
+    expect(codeOf(() => encodeIndex(withAtt(many(17))))).toBe('ERR_INDEX_LIMIT_EXCEEDED');
+    expect(decodeIndex(encodeIndex(withAtt({ ['n'.repeat(64)]: Uint8Array.of(1) }))).metadata.attachments?.['n'.repeat(64)]).toEqual(Uint8Array.of(1));
+    expect(codeOf(() => encodeIndex(withAtt({ ['n'.repeat(65)]: Uint8Array.of(1) })))).toBe('ERR_INDEX_LIMIT_EXCEEDED');
+    expect(codeOf(() => encodeIndex(withAtt({ '': Uint8Array.of(1) })))).toBe('ERR_INDEX_INVALID_OPTION');
+    expect(codeOf(() => encodeIndex(withAtt({ x: 'text' as never })))).toBe('ERR_INDEX_INVALID_OPTION');
+    expect(codeOf(() => encodeIndex(withAtt({ x: new Uint8Array(4 * 1024 * 1024) })))).toBe('ERR_INDEX_LIMIT_EXCEEDED');
+    // Other formats cannot carry attachments.
+    const zsyncIndex = await buildIndex(pieces(pseudoRandomBytes(3000, 6), [3000]), { profile: 'zsync', blockSize: 1024 });
+    expect(codeOf(() => encodeZsync(zsyncIndex.withMetadata({ attachments: { compress: Uint8Array.of(1) } })))).toBe('ERR_INDEX_INCOMPATIBLE');
+    const gosyncIndex = await buildIndex(pieces(pseudoRandomBytes(3000, 6), [3000]), { profile: 'gosync', blockSize: 1024 });
+    expect(codeOf(() => encodeGosync(gosyncIndex.withMetadata({ attachments: { compress: Uint8Array.of(1) } })))).toBe('ERR_INDEX_INCOMPATIBLE');
+    // The decoder: bad shapes, too many, bad names.
+    const bad = (att: unknown): string => codeOf(() => decodeIndex(craft({ ...baseHeader, meta: { att } }, new Uint8Array(18))));
+    expect(bad([1])).toBe('ERR_INDEX_INVALID_HEADER');
+    expect(bad({ compress: 'text' })).toBe('ERR_INDEX_INVALID_HEADER');
+    expect(bad({ compress: 7 })).toBe('ERR_INDEX_INVALID_HEADER');
+    expect(bad({ ['n'.repeat(65)]: Uint8Array.of(1) })).toBe('ERR_INDEX_INVALID_HEADER');
+    expect(bad({ '': Uint8Array.of(1) })).toBe('ERR_INDEX_INVALID_HEADER');
+    expect(bad(many(17))).toBe('ERR_INDEX_LIMIT_EXCEEDED');
+    expect(bad(many(16))).toBe('none');
+  });
+
+  it('checks a version 2 header length before parsing or allocating', () => {
+    const long = (headLen: number, total: number): Uint8Array => {
+      const out = new Uint8Array(total);
+      out.set(GSI_MAGIC);
+      const view = new DataView(out.buffer);
+      view.setUint16(8, 2, true);
+      view.setUint32(10, headLen, true);
+      return out;
+    };
+    expect(codeOf(() => decodeIndex(long(0xffff_ffff, 30)))).toBe('ERR_INDEX_LIMIT_EXCEEDED');
+    expect(codeOf(() => decodeIndex(long(4 * 1024 * 1024 + 1, 30)))).toBe('ERR_INDEX_LIMIT_EXCEEDED');
+    expect(codeOf(() => decodeIndex(long(4 * 1024 * 1024, 30)))).toBe('ERR_INDEX_TRUNCATED');
+    // A short header must use version 1 (one encoding per index).
+    expect(codeOf(() => decodeIndex(long(100, 200)))).toBe('ERR_INDEX_INVALID_HEADER');
+    expect(codeOf(() => decodeIndex(long(70_000, 21)))).toBe('ERR_INDEX_TRUNCATED');
+    expect(codeOf(() => decodeIndex(long(70_000, 20)))).toBe('ERR_INDEX_TRUNCATED');
   });
 
   it('keeps decoded arrays independent of the input buffer', () => {

@@ -7,14 +7,26 @@ import { assertBytes, resolveDecodeOptions, type DecodeOptions } from './limits.
 
 /** The 8 bytes every native index starts with: `\x89GSI\r\n\x1a\n`. */
 export const GSI_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x47, 0x53, 0x49, 0x0d, 0x0a, 0x1a, 0x0a);
-/** The native format version this library writes and reads. */
+/**
+ * The native format version this library writes whenever the msgpack header fits in 65 535 bytes
+ * (its length is then a uint16). A larger header (large attachments) is written as version 2,
+ * identical but for a uint32 header length; this library reads both.
+ */
 export const GSI_VERSION = 1;
 /** Features a native index may list as required; any other makes the decoder refuse it. */
 export const GSI_FEATURES: readonly string[] = Object.freeze(['chunks', 'pad-last-block']);
 
 const PREFIX = 12;
+/** Version 2's prefix: magic, version, uint32 header length. */
+const PREFIX_LONG = 14;
 const TRAILER = 8;
-const MAX_HEADER = 0xffff;
+/** The longest header version 1 can describe. */
+const MAX_SHORT_HEADER = 0xffff;
+/** The longest header we write or read (version 2): a compressed layout of a ≥ 5 GB target fits. */
+const MAX_HEADER = 4 * 1024 * 1024;
+/** Attachments: at most this many, with names of at most this many characters. */
+const MAX_ATTACHMENTS = 16;
+const MAX_ATTACHMENT_NAME = 64;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -52,9 +64,15 @@ function weakFromBytes(bytes: Uint8Array, weakBytes: number, offset: number): nu
  * version, a msgpack header, a columnar table of `weakBytes + strongBytes` bytes per block
  * (plus 4 per chunk), and the first 8 bytes of the SHA-256 of everything before it.
  *
+ * Metadata attachments go into the header (`meta.att`). A header over 65 535 bytes makes the
+ * file format version 2 (a uint32 header length), which readers before attachments refuse.
+ *
  * @param index - the index
  * @returns the encoded bytes
- * @throws {@link IndexError} `ERR_INDEX_LIMIT_EXCEEDED` when the header (metadata) exceeds 64 KiB
+ * @throws {@link IndexError} `ERR_INDEX_LIMIT_EXCEEDED` when the header (metadata and
+ *   attachments) exceeds 4 MiB, there are more than 16 attachments or a name is longer than 64
+ *   characters; `ERR_INDEX_INVALID_OPTION` for an empty attachment name or a value that is not a
+ *   `Uint8Array`
  * @example
  * ```ts
  * const bytes = encodeIndex(await buildIndex('target.iso'));
@@ -71,6 +89,10 @@ export function encodeIndex(index: BlockIndex): Uint8Array {
   if (m.filename !== undefined) meta['name'] = m.filename;
   if (m.mtime !== undefined) meta['mtime'] = m.mtime;
   if (m.urls !== undefined) meta['urls'] = [...m.urls];
+  if (m.attachments !== undefined) {
+    const att = checkAttachments(m.attachments);
+    if (Object.keys(att).length > 0) meta['att'] = att;
+  }
   // Short keys keep the fixed overhead below a .zsync header's; see docs/formats/index.md.
   const header: Record<string, unknown> = {};
   if (required.length > 0) header['req'] = required;
@@ -90,18 +112,25 @@ export function encodeIndex(index: BlockIndex): Uint8Array {
   }
   const head = packr.pack(header);
   if (head.length > MAX_HEADER) {
-    throw new IndexError('ERR_INDEX_LIMIT_EXCEEDED', `gsi: header is ${head.length} bytes; at most ${MAX_HEADER} allowed (metadata too large)`);
+    throw new IndexError('ERR_INDEX_LIMIT_EXCEEDED', `gsi: header is ${head.length} bytes; at most ${MAX_HEADER} allowed (metadata or attachments too large)`);
   }
+  const long = head.length > MAX_SHORT_HEADER;
+  const prefix = long ? PREFIX_LONG : PREFIX;
   const { count, weakBytes, strongBytes } = index;
   const chunkBytes = index.kind === 'chunks' ? 4 : 0;
-  const tableStart = PREFIX + head.length;
+  const tableStart = prefix + head.length;
   const total = tableStart + count * (weakBytes + strongBytes + chunkBytes) + TRAILER;
   const out = new Uint8Array(total);
   out.set(GSI_MAGIC, 0);
   const view = new DataView(out.buffer);
-  view.setUint16(8, GSI_VERSION, true);
-  view.setUint16(10, head.length, true);
-  out.set(head, PREFIX);
+  if (long) {
+    view.setUint16(8, 2, true);
+    view.setUint32(10, head.length, true);
+  } else {
+    view.setUint16(8, GSI_VERSION, true);
+    view.setUint16(10, head.length, true);
+  }
+  out.set(head, prefix);
   let p = tableStart;
   for (let i = 0; i < count; i++, p += weakBytes) weakToBytes(index.weakSums[i] as number, weakBytes, out, p);
   out.set(index.strongHashes, p);
@@ -110,6 +139,25 @@ export function encodeIndex(index: BlockIndex): Uint8Array {
     for (let i = 0; i < count; i++, p += 4) view.setUint32(p, index.blockLength(i), true);
   }
   out.set(checksum(out.subarray(0, p)), p);
+  return out;
+}
+
+function checkAttachments(attachments: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
+  const entries = Object.entries(attachments);
+  if (entries.length > MAX_ATTACHMENTS) {
+    throw new IndexError('ERR_INDEX_LIMIT_EXCEEDED', `gsi: ${entries.length} attachments; at most ${MAX_ATTACHMENTS} allowed`);
+  }
+  const out: Record<string, Uint8Array> = {};
+  for (const [name, value] of entries) {
+    if (name.length === 0) throw new IndexError('ERR_INDEX_INVALID_OPTION', 'gsi: an attachment name is empty');
+    if (name.length > MAX_ATTACHMENT_NAME) {
+      throw new IndexError('ERR_INDEX_LIMIT_EXCEEDED', `gsi: attachment name ${JSON.stringify(name.slice(0, 40))}… has ${name.length} characters; at most ${MAX_ATTACHMENT_NAME} allowed`);
+    }
+    if (!((value as unknown) instanceof Uint8Array)) {
+      throw new IndexError('ERR_INDEX_INVALID_OPTION', `gsi: attachment ${JSON.stringify(name)}: expected a Uint8Array, got ${typeof value}`);
+    }
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -141,7 +189,8 @@ function describe(v: unknown): string {
 }
 
 /**
- * Decodes a native `.gsi` index, checking the magic, the version, every required feature,
+ * Decodes a native `.gsi` index (version 1, or 2 for headers over 65 535 bytes), checking the
+ * magic, the version, the header length (at most 4 MiB) before parsing, every required feature,
  * each header field, the table size against the bytes present (before allocating) and the
  * checksum.
  *
@@ -170,20 +219,30 @@ export function decodeIndex(bytes: Uint8Array, options?: DecodeOptions): BlockIn
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
-  if (version !== GSI_VERSION) {
-    throw new IndexError('ERR_INDEX_UNSUPPORTED_VERSION', `${where}: expected format version ${GSI_VERSION}, found ${version} at offset 8`);
+  if (version !== GSI_VERSION && version !== 2) {
+    throw new IndexError('ERR_INDEX_UNSUPPORTED_VERSION', `${where}: expected format version ${GSI_VERSION} or 2, found ${version} at offset 8`);
   }
-  const headLen = view.getUint16(10, true);
-  if (PREFIX + headLen + TRAILER > bytes.length) {
-    throw new IndexError('ERR_INDEX_TRUNCATED', `${where}: header of ${headLen} bytes at offset ${PREFIX} runs past the end (${bytes.length} bytes)`);
+  const prefix = version === 2 ? PREFIX_LONG : PREFIX;
+  if (bytes.length < prefix + TRAILER) {
+    throw new IndexError('ERR_INDEX_TRUNCATED', `${where}: expected at least ${prefix + TRAILER} bytes for version ${version}, found ${bytes.length}`);
+  }
+  const headLen = version === 2 ? view.getUint32(10, true) : view.getUint16(10, true);
+  if (version === 2 && (headLen <= MAX_SHORT_HEADER || headLen > MAX_HEADER)) {
+    throw new IndexError(
+      headLen > MAX_HEADER ? 'ERR_INDEX_LIMIT_EXCEEDED' : 'ERR_INDEX_INVALID_HEADER',
+      `${where}: version 2 header length at offset 10: expected (${MAX_SHORT_HEADER}, ${MAX_HEADER}], found ${headLen}`,
+    );
+  }
+  if (prefix + headLen + TRAILER > bytes.length) {
+    throw new IndexError('ERR_INDEX_TRUNCATED', `${where}: header of ${headLen} bytes at offset ${prefix} runs past the end (${bytes.length} bytes)`);
   }
   let header: unknown;
   try {
-    header = unpackr.unpack(bytes.subarray(PREFIX, PREFIX + headLen));
+    header = unpackr.unpack(bytes.subarray(prefix, prefix + headLen));
   } catch (e) {
-    throw new IndexError('ERR_INDEX_INVALID_HEADER', `${where}: the msgpack header at offset ${PREFIX} does not parse: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new IndexError('ERR_INDEX_INVALID_HEADER', `${where}: the msgpack header at offset ${prefix} does not parse: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  if (!isRecord(header)) throw headerError(where, `expected a msgpack map at offset ${PREFIX}, found ${describe(header)}`);
+  if (!isRecord(header)) throw headerError(where, `expected a msgpack map at offset ${prefix}, found ${describe(header)}`);
   const required = own(header, 'req') ?? [];
   if (!Array.isArray(required) || required.length > 64 || !required.every((f) => typeof f === 'string')) {
     throw headerError(where, 'header field req: expected an array of at most 64 strings');
@@ -224,7 +283,7 @@ export function decodeIndex(bytes: Uint8Array, options?: DecodeOptions): BlockIn
   const chunking = kind === 'chunks' ? readChunking(own(header, 'cdc'), where, blockSize) : undefined;
 
   const chunkBytes = kind === 'chunks' ? 4 : 0;
-  const tableStart = PREFIX + headLen;
+  const tableStart = prefix + headLen;
   const tableLength = count * (weakBytes + strongBytes + chunkBytes);
   const expected = tableStart + tableLength + TRAILER;
   if (expected > bytes.length) {
@@ -296,11 +355,31 @@ function readMetadata(v: unknown, where: string): IndexMetadata {
   if (urls !== undefined && (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string'))) {
     throw headerError(where, 'meta.urls: expected an array of strings');
   }
+  const attachments = readAttachments(own(v, 'att'), where);
   return {
     ...(filename === undefined ? {} : { filename }),
     ...(mtime === undefined ? {} : { mtime }),
     ...(urls === undefined ? {} : { urls: [...urls] }),
+    ...(attachments === undefined ? {} : { attachments }),
   };
+}
+
+function readAttachments(v: unknown, where: string): Record<string, Uint8Array> | undefined {
+  if (v === undefined) return undefined;
+  if (!isRecord(v)) throw headerError(where, `meta.att: expected a map, found ${describe(v)}`);
+  const entries = Object.entries(v);
+  if (entries.length > MAX_ATTACHMENTS) {
+    throw new IndexError('ERR_INDEX_LIMIT_EXCEEDED', `${where}: meta.att has ${entries.length} attachments; at most ${MAX_ATTACHMENTS} allowed`);
+  }
+  const out: Record<string, Uint8Array> = {};
+  for (const [name, data] of entries) {
+    if (name.length === 0 || name.length > MAX_ATTACHMENT_NAME) {
+      throw headerError(where, `meta.att: attachment name ${JSON.stringify(name.slice(0, 40))} has ${name.length} characters; expected 1–${MAX_ATTACHMENT_NAME}`);
+    }
+    if (!(data instanceof Uint8Array)) throw headerError(where, `meta.att.${name}: expected bytes (msgpack bin), found ${describe(data)}`);
+    Object.defineProperty(out, name, { value: new Uint8Array(data), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }
 
 function readChunking(v: unknown, where: string, blockSize: number): ChunkParameters {

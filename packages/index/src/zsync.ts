@@ -46,7 +46,8 @@ function headerValue(key: string, value: string): string {
  * @param options - the producer version to write
  * @returns the file's bytes
  * @throws {@link IndexError} `ERR_INDEX_INCOMPATIBLE` for a chunk-based index, a strong hash
- *   other than MD4, an unpadded short last block, or a header value with a line break
+ *   other than MD4, an unpadded short last block, a header value with a line break, or
+ *   metadata attachments (only the native format carries them)
  * @example
  * ```ts
  * const index = await buildIndex('target.iso', { profile: 'zsync', metadata: { urls: ['target.iso'] } });
@@ -60,6 +61,9 @@ export function encodeZsync(index: BlockIndex, options: EncodeZsyncOptions = {})
   }
   if (!index.padLastBlock && index.fileLength % index.blockSize !== 0) {
     throw incompatible('zsync hashes the short last block zero-padded; this index hashed it unpadded (build it with profile \'zsync\')');
+  }
+  if (Object.keys(index.metadata.attachments ?? {}).length > 0) {
+    throw incompatible(`.zsync cannot carry attachments (${Object.keys(index.metadata.attachments ?? {}).join(', ')}); write the native format`);
   }
   const meta = index.metadata;
   let head = headerValue('zsync', options.version ?? '0.6.2');
