@@ -44,7 +44,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   const lastLength = index.blockLength(count - 1);
   const seq2 = index.seqMatches === 2;
   const penultimateAt: number[] = [];
-  const previous: number[] = [];
+  const previous = new Set<number>();
   const current: number[] = [];
   const next: number[] = [];
   let previousOffset = -Infinity;
@@ -71,27 +71,46 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     return (((ahead[at + w] as number) ^ (weakSums[b + 1] as number)) & mask) === 0;
   };
 
+  // Not jumping over known blocks would roll through a long run of one byte value (zeros in a
+  // disk image) one window at a time, each one a hit on the known run block. Every window that
+  // starts inside such a run is that same block, so skip to the last one in the run at once;
+  // windows that reach past the run are still looked at.
+  const skipKnownRun = (b: number, buffer: Uint8Array, at: number, end: number): number => {
+    const c = buffer[at] as number;
+    if (buffer[at + w - 1] !== c) return 0;
+    for (let i = at + 1; i < at + w; i++) if (buffer[i] !== c) return 0;
+    if (!index.strongHashMatches(b, check.hash(b, buffer.subarray(at, at + w)))) return 0;
+    let r = at + w;
+    while (r < end && buffer[r] === c) r++;
+    return r - w + 1 - at;
+  };
+
   const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
     const offset = from + relative;
     let digest: Uint8Array | undefined;
     current.length = 0;
     const afterPrevious = previousOffset + w === offset;
+    let known = -1;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
       // A short last block fills a window only zero-padded (zsync's layout), where the seed holds
       // it followed by zeros; otherwise it is looked for after the scan (see below).
       if (!fillsWindow(b)) continue;
-      if (!wanted(b)) continue;
-      if (!successorMayFollow(b, buffer, at, end, afterPrevious && previous.includes(b - 1))) continue;
+      if (!wanted(b)) {
+        known = b;
+        continue;
+      }
+      if (!successorMayFollow(b, buffer, at, end, afterPrevious && previous.has(b - 1))) continue;
       digest ??= check.hash(b, buffer.subarray(at, at + w));
       if (index.strongHashMatches(b, digest)) current.push(b);
     }
-    if (current.length === 0) return 0;
+    if (current.length === 0) return known >= 0 ? skipKnownRun(known, buffer, at, end) : 0;
+    const foundBefore = matches.found;
     for (const b of current) {
       if (!seq2 || b === count - 1) {
         matches.record(b, seedId, offset);
         // The last block confirms the block before it, as a pair does.
-        if (seq2 && previousOffset + w === offset && previous.includes(b - 1)) matches.record(b - 1, seedId, previousOffset);
-      } else if (previousOffset + w === offset && previous.includes(b - 1)) {
+        if (seq2 && previousOffset + w === offset && previous.has(b - 1)) matches.record(b - 1, seedId, previousOffset);
+      } else if (previousOffset + w === offset && previous.has(b - 1)) {
         matches.record(b - 1, seedId, previousOffset);
         matches.record(b, seedId, offset);
       }
@@ -119,9 +138,12 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
       current.length = 0;
       current.push(...next);
     }
-    previous.length = 0;
-    previous.push(...current);
+    previous.clear();
+    for (const b of current) previous.add(b);
     previousOffset = q - w;
+    // Nothing new here: a known block again (say in a run of zeros whose last block waits for a
+    // successor that never follows). Skip the rest of such a run instead of matching it anew.
+    if (matches.found === foundBefore && current[0] !== undefined) return Math.max(q - offset, skipKnownRun(current[0], buffer, at, end));
     return q - offset;
   };
 
