@@ -1,10 +1,12 @@
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { BLOCK_STORE_MANIFEST_NAME, writeBlockStore } from '@gosync/blocksources';
+import { COMPRESSION_CODECS, LEVEL_RANGES, artifactLength, compressFile, encodeLayout, type CompressionCodec } from '@gosync/compress';
 import { parseArgs } from 'node:util';
 import { isGosyncError, toHex } from '@gosync/core';
 import {
   buildIndex,
+  defaultBlockSize,
   encodeGosync,
   encodeIndex,
   encodeZsync,
@@ -16,6 +18,7 @@ import {
   type IndexFormat,
 } from '@gosync/index';
 import { serveCommand } from './serve-command.js';
+import { ARTIFACT_EXTENSION, COMPRESS_ATTACHMENT } from './sources.js';
 import { diffCommand, syncCommand } from './sync-command.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_TEXT, EXIT_USAGE, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
@@ -70,6 +73,18 @@ Options:
                           is added to the index's URLs, so clients use it without flags
       --object-size <n>   bytes per store object (default 262144): smaller objects waste
                           less around each change, larger ones need fewer requests
+      --compress <codec>  also write a compressed artifact of the file: zstd, brotli or gzip.
+                          Consecutive blocks are compressed in groups, each on its own; the
+                          index stores the compressed sizes (attachment "compress") and lists
+                          the artifact first among its URLs, so clients fetch the groups they
+                          need without flags (native format only)
+      --level <n>         compression level (zstd ${LEVEL_RANGES.zstd.join('–')}, default 3; brotli
+                          ${LEVEL_RANGES.brotli.join('–')}, default 5; gzip ${LEVEL_RANGES.gzip.join('–')}, default 6)
+      --group-size <n>    bytes per compressed group, a multiple of the block size (default:
+                          the most whole blocks in 4 KiB, at least one). Larger groups compress
+                          better, but a client lacking one block fetches its whole group
+      --artifact <path>   where to write the artifact (default: the index path with .gsz
+                          instead of .gsi)
       --workers <n>       hashing threads (default: automatic; 0 = none)
   -q, --quiet             no summary line
   -h, --help              this help
@@ -93,6 +108,35 @@ ${EXIT_TEXT}
 
 
 
+/** The default bytes per compressed group of `gosync index --compress` (rounded down to whole blocks, at least one). */
+const DEFAULT_GROUP_SIZE = 4096;
+
+/** The checked `--compress`, `--level`, `--group-size` and `--artifact` options of `gosync index`. */
+function parseCompression(
+  values: { compress?: string | undefined; level?: string | undefined; 'group-size'?: string | undefined; artifact?: string | undefined; chunks?: boolean | undefined },
+  format: string,
+): { codec: CompressionCodec; level: number | undefined; groupSize: number | undefined } | undefined {
+  const codec = values.compress;
+  if (codec === undefined) {
+    for (const name of ['level', 'group-size', 'artifact'] as const) {
+      if (values[name] !== undefined) throw new UsageError(`--${name}: only with --compress`);
+    }
+    return undefined;
+  }
+  if (!(COMPRESSION_CODECS as readonly string[]).includes(codec)) {
+    throw new UsageError(`--compress: expected ${COMPRESSION_CODECS.join(', ')}, got ${JSON.stringify(codec)}`);
+  }
+  const c = codec as CompressionCodec;
+  if (format !== 'native') throw new UsageError(`--compress: only for the native format (the ${format} format cannot carry the compressed layout)`);
+  if (values.chunks === true) throw new UsageError('--compress: only with fixed blocks, not with --chunks');
+  const level = parseInteger('level', values.level);
+  const [low, high] = LEVEL_RANGES[c];
+  if (level !== undefined && (level < low || level > high)) throw new UsageError(`--level: ${c} levels are ${low}–${high}, got ${level}`);
+  const groupSize = parseInteger('group-size', values['group-size']);
+  if (groupSize === 0) throw new UsageError('--group-size: expected at least 1');
+  return { codec: c, level, groupSize };
+}
+
 async function indexCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -109,6 +153,10 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
       url: { type: 'string', short: 'u', multiple: true },
       store: { type: 'string' },
       'object-size': { type: 'string' },
+      compress: { type: 'string' },
+      level: { type: 'string' },
+      'group-size': { type: 'string' },
+      artifact: { type: 'string' },
       workers: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -140,6 +188,7 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
   const objectSize = parseInteger('object-size', values['object-size']);
   if (objectSize !== undefined && values.store === undefined) throw new UsageError('--object-size: only with --store');
   if (objectSize === 0) throw new UsageError('--object-size: expected at least 1');
+  const compress = parseCompression(values, format);
   const extension = format === 'native' ? '.gsi' : `.${format}`;
   const output = values.output ?? `${file}${extension}`;
   const urls = [...(values.url ?? [])];
@@ -157,7 +206,36 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
     ...(values.chunks ? { kind: 'chunks' as const, chunking: avgSize === undefined ? {} : { avgSize } } : {}),
     ...(urls.length === 0 ? {} : { metadata: { urls } }),
   };
-  const index = await buildIndex(file, options);
+  let index: BlockIndex;
+  let artifactNote = '';
+  if (compress === undefined) index = await buildIndex(file, options);
+  else {
+    // The block size is fixed first, so that hashing (worker threads) and compressing run at once.
+    const indexBlockSize = blockSize ?? defaultBlockSize((await stat(file)).size);
+    // Small groups by default: a client fetches whole groups, and on pairs with scattered changes
+    // fetching less outweighs the better ratio of larger groups (docs/benchmarks.md, issue 6).
+    const blocksPerGroup = compress.groupSize === undefined ? Math.max(1, Math.floor(DEFAULT_GROUP_SIZE / indexBlockSize)) : compress.groupSize / indexBlockSize;
+    if (!Number.isInteger(blocksPerGroup) || blocksPerGroup < 1) {
+      throw new UsageError(`--group-size: expected a multiple of the block size ${indexBlockSize}, got ${String(compress.groupSize)}`);
+    }
+    const artifact = values.artifact ?? `${output.endsWith('.gsi') ? output.slice(0, -'.gsi'.length) : output}${ARTIFACT_EXTENSION}`;
+    if (!artifact.endsWith(ARTIFACT_EXTENSION)) throw new UsageError(`--artifact: the name must end in ${ARTIFACT_EXTENSION} (clients recognise artifacts by it), got ${JSON.stringify(artifact)}`);
+    const [built, layout] = await Promise.all([
+      buildIndex(file, { ...options, blockSize: indexBlockSize }),
+      compressFile(file, artifact, {
+        codec: compress.codec,
+        blockSize: indexBlockSize,
+        ...(compress.level === undefined ? {} : { level: compress.level }),
+        blocksPerGroup,
+      }),
+    ]);
+    index = built;
+    const url = relative(dirname(resolve(output)), resolve(artifact)).split(sep).join('/');
+    const metaUrls = [url, ...(index.metadata.urls ?? []).filter((u) => u !== url)];
+    index = index.withMetadata({ ...index.metadata, urls: metaUrls, attachments: { ...index.metadata.attachments, [COMPRESS_ATTACHMENT]: encodeLayout(layout) } });
+    const size = artifactLength(layout);
+    artifactNote = `; ${layout.codec} ${layout.level} artifact ${artifact}, ${size} bytes (${index.fileLength === 0 ? 100 : ((100 * size) / index.fileLength).toFixed(1)} % of the file) in ${layout.sizes.length} groups of ${layout.groupSize} bytes`;
+  }
   const bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
   const temp = `${output}.tmp-${process.pid}`;
   try {
@@ -169,7 +247,7 @@ async function indexCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (!values.quiet) {
     const cut = index.kind === 'chunks' ? `${index.count} chunks of at most ${index.blockSize} bytes` : `${index.count} blocks of ${index.blockSize} bytes`;
-    io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes${values.store === undefined ? '' : `; block store in ${values.store}`}\n`);
+    io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes${values.store === undefined ? '' : `; block store in ${values.store}`}${artifactNote}\n`);
   }
   return EXIT_OK;
 }
@@ -190,6 +268,7 @@ function describeIndex(format: IndexFormat, index: BlockIndex, size: number): Re
     filename: index.metadata.filename ?? null,
     mtime: index.metadata.mtime ?? null,
     urls: index.metadata.urls ?? [],
+    attachments: Object.fromEntries(Object.entries(index.metadata.attachments ?? {}).map(([name, data]) => [name, data.length])),
     indexBytes: size,
     bytesPerBlock: index.count === 0 ? null : Number((size / index.count).toFixed(3)),
   };
@@ -234,6 +313,7 @@ async function infoCommand(args: string[], io: CliIo): Promise<number> {
   if (index.metadata.filename !== undefined) lines.push(['filename', index.metadata.filename]);
   if (index.metadata.mtime !== undefined) lines.push(['mtime', new Date(index.metadata.mtime * 1000).toISOString()]);
   for (const url of index.metadata.urls ?? []) lines.push(['url', url]);
+  for (const [name, data] of Object.entries(index.metadata.attachments ?? {})) lines.push(['attachment', `${name}, ${data.length} bytes`]);
   lines.push(['index size', `${formatBytes(size)}${index.count === 0 ? '' : `, ${(size / index.count).toFixed(2)} bytes per block`}`]);
   io.stdout(lines.map(([k, v]) => `${k.padEnd(12)} ${v}\n`).join(''));
   return EXIT_OK;

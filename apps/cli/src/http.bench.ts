@@ -12,6 +12,12 @@
 // starts with the old file as its seed. Requests and bytes come from nginx's access log
 // ($bytes_sent: response headers and bodies, index downloads included); every output is checked
 // byte for byte (SHA-256) against the new file.
+//
+// Compression (issue 6): `gosync index --compress zstd` (default block size) publishes a .gsz
+// artifact next to its own index, timed to report the publishing speed; zchunk (`zck` of the new
+// file, `zckdl` with a `zck` of the old file as its source, then `unzck`) and casync (`casync
+// make` of a blob index and chunk store, `casync extract --seed`) run where installed
+// (apt-get install zchunk casync). GOSYNC_BENCH_PROFILES=0 runs only the first network profile.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -55,6 +61,8 @@ const root = resolve(import.meta.dirname, '../../..');
 const cli = join(root, 'apps/cli/dist/main.js');
 const runs = Math.max(1, Number(process.env['GOSYNC_BENCH_RUNS'] ?? '3') || 3);
 const pairs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ts-adjacent', 'ts-minor', 'swc-large'];
+const profileFilter = process.env['GOSYNC_BENCH_PROFILES'];
+const profiles = profileFilter === undefined ? PROFILES : PROFILES.filter((_, i) => profileFilter.split(',').includes(String(i)));
 
 /** Runs a program without blocking the event loop (the proxy lives in this process). */
 function run(program: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
@@ -123,7 +131,42 @@ async function makeGsi(www: string, name: string, blockSize: string | undefined)
   return { file, label: blockSize === undefined ? `gosync sync (default block ${size})` : `gosync sync (block ${size})`, bytes, summary };
 }
 
-async function preparePair(pair: CorpusPair, dir: string): Promise<{ www: string; name: string; zsyncBlock: string; zsyncBytes: number; gsi: GsiIndex[] }> {
+/** Our compressed publication: an index with the `compress` layout and a zstd artifact, timed. */
+async function makeCompressedGsi(www: string, name: string, size: number): Promise<GsiIndex & { publish: string }> {
+  const file = `${name}.zstd.gsi`;
+  const args = [cli, 'index', join(www, name), '-o', join(www, file), '--artifact', join(www, `${name}.gsz`), '--compress', 'zstd', '-u', name];
+  const indexed = await run(process.execPath, args, www);
+  if (indexed.code !== 0) throw new Error(`gosync index --compress failed: ${indexed.stderr}`);
+  const bytes = (await stat(join(www, file))).size;
+  const artifact = (await stat(join(www, `${name}.gsz`))).size;
+  const publish = `gosync index --compress zstd: ${(size / 1e6 / (indexed.ms / 1000)).toFixed(1)} MB/s (${(indexed.ms / 1000).toFixed(2)} s, artifact ${((100 * artifact) / size).toFixed(1)} % of the file)`;
+  const summary = /(\d+ (?:blocks|chunks)[^,]*)/.exec(indexed.stdout)?.[1] ?? lastLine(indexed.stdout);
+  return { file, label: 'gosync sync (zstd)', bytes, summary, publish };
+}
+
+/** zchunk's files: the new file's .zck served, the old file's .zck as the client's source. */
+async function makeZchunk(www: string, name: string, old: string, dir: string): Promise<{ oldZck: string } | undefined> {
+  if (!hasTool('zck') || !hasTool('zckdl') || !hasTool('unzck')) return undefined;
+  const made = await run('zck', ['-o', join(www, `${name}.zck`), join(www, name)], www);
+  if (made.code !== 0) throw new Error(`zck failed: ${made.stderr}`);
+  const oldZck = join(dir, 'old.zck');
+  const seed = await run('zck', ['-o', oldZck, old], dir);
+  if (seed.code !== 0) throw new Error(`zck failed: ${seed.stderr}`);
+  return { oldZck };
+}
+
+/** casync's files: a blob index and its chunk store (default chunk sizes and compression). */
+async function makeCasync(www: string, name: string): Promise<boolean> {
+  if (!hasTool('casync')) return false;
+  const made = await run('casync', ['make', `--store=${join(www, `${name}.castr`)}`, join(www, `${name}.caibx`), join(www, name)], www);
+  if (made.code !== 0) throw new Error(`casync make failed: ${made.stderr}`);
+  return true;
+}
+
+async function preparePair(
+  pair: CorpusPair,
+  dir: string,
+): Promise<{ www: string; name: string; zsyncBlock: string; zsyncBytes: number; gsi: GsiIndex[]; zchunk: { oldZck: string } | undefined; casync: boolean }> {
   const www = join(dir, 'www');
   await mkdir(www, { recursive: true });
   const name = `${pair.name}.tar`;
@@ -139,7 +182,12 @@ async function preparePair(pair: CorpusPair, dir: string): Promise<{ www: string
   }
   const gsi = [await makeGsi(www, name, undefined)];
   if (/^\d+$/.test(zsyncBlock) && !gsi[0]!.summary.includes(`of ${zsyncBlock} bytes`)) gsi.push(await makeGsi(www, name, zsyncBlock));
-  return { www, name, zsyncBlock, zsyncBytes, gsi };
+  const compressed = await makeCompressedGsi(www, name, pair.newSize);
+  console.log(`  ${pair.name}: ${compressed.publish}`);
+  gsi.push(compressed);
+  const zchunk = await makeZchunk(www, name, pair.old, dir);
+  const casync = await makeCasync(www, name);
+  return { www, name, zsyncBlock, zsyncBytes, gsi, zchunk, casync };
 }
 
 async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeof preparePair>>, profile: Profile, newHash: string, dir: string): Promise<Row[]> {
@@ -178,6 +226,24 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
         }
       },
     })),
+    prepared.zchunk === undefined
+      ? { tool: 'zchunk (zckdl)', missing: 'zchunk not installed (apt-get install zchunk)' }
+      : {
+          tool: 'zchunk (zckdl)',
+          argv: (out: string): readonly [string, readonly string[]] => [
+            'sh',
+            ['-c', 'zckdl -q -s "$1" "$2" && unzck -c "$3" > "$4"', 'sh', prepared.zchunk?.oldZck ?? '', url(`${prepared.name}.zck`), `${prepared.name}.zck`, out],
+          ],
+        },
+    prepared.casync
+      ? {
+          tool: 'casync extract',
+          argv: (out: string): readonly [string, readonly string[]] => [
+            'casync',
+            ['extract', `--store=${url(`${prepared.name}.castr`)}`, `--seed=${pair.old}`, url(`${prepared.name}.caibx`), out],
+          ],
+        }
+      : { tool: 'casync extract', missing: 'casync not installed (apt-get install casync)' },
   ];
   const rows: Row[] = [];
   const work = join(dir, 'work');
@@ -258,7 +324,7 @@ if (!hasTool('nginx')) {
 const zsyncVersion = hasTool('zsync') ? lastLine((await run('zsync', ['-V'], root)).stdout.split('\n')[0] ?? '') : 'not installed';
 console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} vCPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`node ${process.version}, zsync: ${zsyncVersion}, ${new Date().toISOString()}; best of ${runs} runs (GOSYNC_BENCH_RUNS)`);
-const results = new Map<string, Row[]>(PROFILES.map((p) => [p.name, []]));
+const results = new Map<string, Row[]>(profiles.map((p) => [p.name, []]));
 const sizes = new Map<string, number>();
 const dir = await mkdtemp(join(tmpdir(), 'gosync-http-bench-'));
 let failures = 0;
@@ -271,7 +337,7 @@ try {
     const newHash = await sha256File(pair.new);
     console.log(`\n${pair.name}: ${pair.description}; old ${mb(pair.oldSize)} MB, new ${mb(pair.newSize)} MB`);
     console.log(`  .zsync: ${prepared.zsyncBytes} bytes (zsyncmake default block size ${prepared.zsyncBlock}); ${prepared.gsi.map((g) => `${g.file}: ${g.bytes} bytes (${g.summary})`).join('; ')}`);
-    for (const profile of PROFILES) {
+    for (const profile of profiles) {
       console.log(` ${profile.name}:`);
       const rows = await benchProfile(pair, prepared, profile, newHash, pairDir);
       failures += rows.filter((r) => r.failed).length;
@@ -282,7 +348,7 @@ try {
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
-for (const profile of PROFILES) {
+for (const profile of profiles) {
   console.log(`\n### ${profile.name} (best of ${runs})\n`);
   console.log(table(results.get(profile.name) ?? [], sizes));
 }

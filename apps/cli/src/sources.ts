@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BLOCK_STORE_MANIFEST_NAME, BlockStoreSource, FileSource, HttpSource, type HttpSourceOptions } from '@gosync/blocksources';
+import { CompressedSource, decodeLayout, type CompressedLayout } from '@gosync/compress';
 import type { BlockSource, RangeVerifier } from '@gosync/core';
 import { UsageError } from './usage.js';
 
@@ -53,20 +54,66 @@ function isStore(location: string): boolean {
   return location.endsWith(`/${BLOCK_STORE_MANIFEST_NAME}`) || location === BLOCK_STORE_MANIFEST_NAME;
 }
 
+/** The extension of a compressed artifact (`gosync index --compress`). */
+export const ARTIFACT_EXTENSION = '.gsz';
+
+/** The name of the index attachment holding a compressed artifact's layout. */
+export const COMPRESS_ATTACHMENT = 'compress';
+
+/** Whether a location names a compressed artifact of the file (its path ends in `.gsz`). */
+export function isArtifact(location: string): boolean {
+  if (!HTTP.test(location)) return location.endsWith(ARTIFACT_EXTENSION);
+  try {
+    return new URL(location).pathname.endsWith(ARTIFACT_EXTENSION);
+  } catch {
+    return location.endsWith(ARTIFACT_EXTENSION);
+  }
+}
+
 /**
  * One source over every location: all http(s) URLs of the file become one {@link HttpSource}
  * whose mirrors they are (in order); a location ending in `manifest.gbs` is a block store read by
- * a {@link BlockStoreSource}; other local paths are {@link FileSource}s. Ranges one source cannot
- * serve are asked of the next, in the order the locations were given.
+ * a {@link BlockStoreSource}; a location ending in `.gsz` is a compressed artifact, read through
+ * a {@link CompressedSource} with the layout from the index's `compress` attachment (its http(s)
+ * URLs are mirrors of one another, like the file's); other local paths are {@link FileSource}s.
+ * Ranges one source cannot serve are asked of the next, in the order the locations were given.
+ *
+ * @param compressLayout - the index's `compress` attachment, if any
+ * @throws {@link UsageError} for a `.gsz` location when the index has no `compress` attachment;
+ *   a `CompressError` (`ERR_COMPRESS_LAYOUT…`) for a bad layout
  */
-export function openSources(locations: readonly string[], verifier: RangeVerifier, http: Omit<HttpSourceOptions, 'urls' | 'verifier'>): SyncSource {
-  const urls = locations.filter((l) => HTTP.test(l) && !isStore(l));
+export function openSources(
+  locations: readonly string[],
+  verifier: RangeVerifier,
+  http: Omit<HttpSourceOptions, 'urls' | 'verifier'>,
+  compressLayout?: Uint8Array,
+): SyncSource {
+  const urls = locations.filter((l) => HTTP.test(l) && !isStore(l) && !isArtifact(l));
   const httpSource = urls.length === 0 ? undefined : new HttpSource({ ...http, urls, verifier });
+  const artifactUrls = locations.filter((l) => HTTP.test(l) && isArtifact(l));
+  let layout: CompressedLayout | undefined;
+  if (locations.some(isArtifact)) {
+    const first = locations.find(isArtifact) ?? '';
+    if (compressLayout === undefined) {
+      throw new UsageError(`${first}: a compressed artifact (${ARTIFACT_EXTENSION}), but the index has no "${COMPRESS_ATTACHMENT}" attachment describing it (make it with gosync index --compress)`);
+    }
+    layout = decodeLayout(compressLayout, { name: `the index's ${COMPRESS_ATTACHMENT} attachment` });
+  }
+  // The artifact's bytes are not the target's: CompressedSource verifies the target ranges.
+  const artifactHttp = artifactUrls.length === 0 ? undefined : new HttpSource({ ...http, urls: artifactUrls });
   const stores: BlockStoreSource[] = [];
   const sources: BlockSource[] = [];
   let httpAdded = false;
+  let artifactHttpAdded = false;
   for (const location of locations) {
-    if (isStore(location)) {
+    if (isArtifact(location) && layout !== undefined) {
+      if (!HTTP.test(location)) {
+        sources.push(new CompressedSource({ layout, artifact: new FileSource(location), verifier, name: location }));
+      } else if (!artifactHttpAdded && artifactHttp !== undefined) {
+        sources.push(new CompressedSource({ layout, artifact: artifactHttp, verifier, name: artifactUrls.join(', ') }));
+        artifactHttpAdded = true;
+      }
+    } else if (isStore(location)) {
       const store = new BlockStoreSource({
         url: location.slice(0, -BLOCK_STORE_MANIFEST_NAME.length),
         verifier,
@@ -103,7 +150,11 @@ export function openSources(locations: readonly string[], verifier: RangeVerifie
       throw lastError;
     },
     stats() {
-      const all = [...stores.map((s) => s.stats), ...(httpSource === undefined ? [] : [httpSource.stats])];
+      const all = [
+        ...stores.map((s) => s.stats),
+        ...(httpSource === undefined ? [] : [httpSource.stats]),
+        ...(artifactHttp === undefined ? [] : [artifactHttp.stats]),
+      ];
       return {
         requests: all.reduce((n, s) => n + s.requests, 0),
         bytesReceived: all.reduce((n, s) => n + s.bytesReceived, 0),

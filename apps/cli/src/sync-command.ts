@@ -6,7 +6,7 @@ import type { ProgressEvent } from '@gosync/core';
 import { readIndexFile, type BlockIndex } from '@gosync/index';
 import { Agent, type Dispatcher } from 'undici';
 import { downloadIndex } from './remote-index.js';
-import { openSources, resolveSources, type IndexLocation } from './sources.js';
+import { COMPRESS_ATTACHMENT, openSources, resolveSources, type IndexLocation } from './sources.js';
 import { createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
 import { EXIT_OK, EXIT_TEXT, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
@@ -25,6 +25,8 @@ Options:
       --source <where>   where missing bytes come from: an http(s) URL of the new file or a
                          local copy (repeatable: mirrors, tried in order). Default: the index's
                          URL entries, relative ones resolved against the index's own location.
+                         A location ending in .gsz is the file's compressed artifact (from
+                         gosync index --compress), read with the layout stored in the index.
       --workers <n>      threads scanning each seed (default: automatic)
       --no-resume        ignore <out>.gosync-part from an earlier run
 HTTP:
@@ -190,7 +192,7 @@ async function sync(
           rateLimit,
           maxInFlight: connections,
           dispatcher,
-        });
+        }, index.metadata.attachments?.[COMPRESS_ATTACHMENT]);
   const progress = progressLine(io, io.interactive === true && !values.quiet && !values.json);
   // When each phase began, in seconds since the start: the JSON summary shows where time went.
   const phases: Record<string, number> = { index: 0, scan: Number(((performance.now() - started) / 1000).toFixed(3)) };

@@ -1,0 +1,153 @@
+// `gosync index --compress` and `gosync sync` over a real nginx on 127.0.0.1: the index carries the
+// layout of a compressed artifact (.gsz) and lists it first, and the client fetches compressed
+// groups with no further flags.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMPRESSION_CODECS, decodeLayout, groupArtifactRange } from '@gosync/compress';
+import { readIndexFile } from '@gosync/index';
+import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
+import type { RunningNginx } from '@gosync/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gosync } from './test-cli.js';
+
+/** Compressible text: words drawn from a small vocabulary by a seeded generator. */
+function text(length: number, seed: number): Buffer {
+  const words = ['block', 'range', 'index', 'seed', 'target', 'fetch', 'verify', 'compress', 'group', 'artifact', 'nginx', 'sync'];
+  const noise = pseudoRandomBytes(length, seed);
+  const parts: string[] = [];
+  let size = 0;
+  for (let i = 0; size < length; i++) {
+    const word = `${words[(noise[i % length] ?? 0) % words.length] ?? ''}${(noise[(i * 7) % length] ?? 0) % 13 === 0 ? '\n' : ' '}`;
+    parts.push(word);
+    size += word.length;
+  }
+  return Buffer.from(parts.join('').slice(0, length));
+}
+
+let dir: string;
+let seedDir: string;
+let nginx: RunningNginx;
+const old = text(800_000, 31);
+// Three edits: a rewritten stretch, an insertion and a deletion; most of the file is reused.
+const CHANGE_AT = 200_000;
+const newBytes = Buffer.concat([
+  old.subarray(0, CHANGE_AT),
+  text(60_000, 32),
+  old.subarray(CHANGE_AT + 60_000, 500_000),
+  text(9000, 33),
+  old.subarray(520_000),
+]);
+let plainReceived = 0;
+
+interface Summary {
+  readonly httpBytesReceived: number;
+  readonly httpRequests: number;
+  readonly fetchBytes: number;
+}
+
+describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts over HTTP'))('gosync index --compress, sync over HTTP', { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gosync-compress-sync-'));
+    seedDir = await mkdtemp(join(tmpdir(), 'gosync-compress-seed-'));
+    await writeFile(join(seedDir, 'old.bin'), old);
+    await mkdir(join(dir, 'plain'));
+    await writeFile(join(dir, 'plain', 'new.bin'), newBytes);
+    const built = await gosync(['index', join(dir, 'plain', 'new.bin'), '-b', '2048', '-u', 'new.bin', '-q']);
+    expect(built.stderr).toBe('');
+    nginx = await startNginx({ root: dir });
+    // The uncompressed run every compressed one must beat.
+    const out = join(seedDir, 'plain.bin');
+    const r = await gosync(['sync', `${nginx.url}/plain/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    plainReceived = (JSON.parse(r.stdout) as Summary).httpBytesReceived;
+    expect(plainReceived).toBeGreaterThan(70_000);
+  }, 60_000);
+  afterAll(async () => {
+    await nginx.close();
+    await rm(dir, { recursive: true, force: true });
+    await rm(seedDir, { recursive: true, force: true });
+  });
+
+  it.each(COMPRESSION_CODECS)('%s: the index lists the artifact first and sync fetches compressed groups only', async (codec) => {
+    const www = join(dir, codec);
+    await mkdir(www);
+    const file = join(www, 'new.bin');
+    await writeFile(file, newBytes);
+    const built = await gosync(['index', file, '-b', '2048', '-u', 'new.bin', '--compress', codec]);
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+    expect(built.stdout).toMatch(new RegExp(`${codec} \\d+ artifact .*new\\.bin\\.gsz, \\d+ bytes .* in \\d+ groups of 4096 bytes`));
+    const info = JSON.parse((await gosync(['info', `${file}.gsi`, '--json'])).stdout) as { urls: string[]; attachments: Record<string, number> };
+    expect(info.urls).toEqual(['new.bin.gsz', 'new.bin']);
+    expect(info.attachments['compress']).toBeGreaterThan(36);
+    await rm(file); // only the index and the artifact are published
+    const out = join(seedDir, `${codec}.bin`);
+    const r = await gosync(['sync', `${nginx.url}/${codec}/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    const summary = JSON.parse(r.stdout) as Summary;
+    expect(summary.httpRequests).toBeGreaterThanOrEqual(2);
+    expect(summary.httpBytesReceived).toBeLessThan(plainReceived);
+  });
+
+  it('--level and --group-size shape the artifact; a local .gsz given as --source works too', async () => {
+    const www = join(dir, 'shaped');
+    await mkdir(www);
+    const file = join(www, 'new.bin');
+    await writeFile(file, newBytes);
+    const built = await gosync(['index', file, '-b', '2048', '--compress', 'zstd', '--level', '9', '--group-size', '8192', '--artifact', join(www, 'data.gsz')]);
+    expect(built.stderr).toBe('');
+    expect(built.stdout).toMatch(/zstd 9 artifact .*data\.gsz, .* groups of 8192 bytes/);
+    const out = join(seedDir, 'shaped.bin');
+    const r = await gosync(['sync', `${file}.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--source', join(www, 'data.gsz'), '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+  });
+
+  it('a corrupted frame: exit 1 with a compression error naming the group; the old output stays', async () => {
+    const www = join(dir, 'corrupt');
+    await mkdir(www);
+    const file = join(www, 'new.bin');
+    await writeFile(file, newBytes);
+    expect((await gosync(['index', file, '-b', '2048', '--compress', 'zstd', '-q'])).code).toBe(0);
+    await rm(file);
+    const { index } = await readIndexFile(`${file}.gsi`);
+    const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
+    // Damage the middle of the group holding the first change: the seed lacks it, so it is fetched.
+    const group = Math.floor((CHANGE_AT + 30_000) / layout.groupSize);
+    const range = groupArtifactRange(layout, group);
+    const artifact = await readFile(join(www, 'new.bin.gsz'));
+    const middle = Math.floor((range.start + range.end) / 2);
+    for (let i = middle; i < middle + 16; i++) artifact[i] = (artifact[i] ?? 0) ^ 0x5a;
+    await writeFile(join(www, 'new.bin.gsz'), artifact);
+    const out = join(seedDir, 'kept.bin');
+    await writeFile(out, 'previous version');
+    const r = await gosync(['sync', `${nginx.url}/corrupt/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gosync: ERR_COMPRESS_(CORRUPT|TOO_LARGE|VERIFY_FAILED): /);
+    expect(r.stderr).toContain(`group ${group} (target [${group * layout.groupSize}, `);
+    expect(await readFile(out, 'utf8')).toBe('previous version');
+  });
+
+  it('usage errors: --level without --compress, an unknown codec, --compress with another format, a .gsz without a layout', async () => {
+    const file = join(dir, 'plain', 'new.bin');
+    const level = await gosync(['index', file, '--level', '3', '-o', join(seedDir, 'x.gsi')]);
+    expect(level.code).toBe(2);
+    expect(level.stderr).toMatch(/--level: only with --compress/);
+    const codec = await gosync(['index', file, '--compress', 'lzma', '-o', join(seedDir, 'x.gsi')]);
+    expect(codec.code).toBe(2);
+    expect(codec.stderr).toMatch(/--compress: expected zstd, brotli, gzip, got "lzma"/);
+    const zsync = await gosync(['index', file, '--compress', 'zstd', '--format', 'zsync', '-o', join(seedDir, 'x.zsync')]);
+    expect(zsync.code).toBe(2);
+    expect(zsync.stderr).toMatch(/--compress: only for the native format/);
+    expect((await gosync(['index', file, '--compress', 'zstd', '--level', '30', '-o', join(seedDir, 'x.gsi')])).code).toBe(2);
+    expect((await gosync(['index', file, '--compress', 'zstd', '-b', '2048', '--group-size', '3000', '-o', join(seedDir, 'x.gsi')])).code).toBe(2);
+    const noLayout = await gosync(['sync', `${file}.gsi`, '-o', join(seedDir, 'y.bin'), '--source', `${nginx.url}/zstd/new.bin.gsz`]);
+    expect(noLayout.code).toBe(2);
+    expect(noLayout.stderr).toMatch(/zstd\/new\.bin\.gsz: a compressed artifact \(\.gsz\), but the index has no "compress" attachment/);
+  });
+});
