@@ -847,7 +847,7 @@ export class HttpSource implements BlockSource {
     const length = Number(header(res.headers, 'content-length') ?? Number.NaN);
     if (Number.isSafeInteger(length)) this.#checkTotal(mirror, length, where);
     // The whole file streams by once: take every range still queued, so no other request is sent.
-    job.parts.push(...ctx.pending.splice(0));
+    for (const part of ctx.pending.splice(0)) job.parts.push(part);
     job.parts.sort((a, b) => a.start - b.start);
     const assembler = new RangeAssembler(job.parts);
     let finish = (): void => undefined;

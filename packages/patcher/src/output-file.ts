@@ -1,6 +1,16 @@
 import { open, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { PatcherError } from './errors.js';
 
+/** Whether every byte is 0, checked four bytes at a time where aligned. */
+function isAllZero(data: Uint8Array): boolean {
+  const head = Math.min(data.length, (4 - (data.byteOffset & 3)) & 3);
+  for (let i = 0; i < head; i++) if (data[i] !== 0) return false;
+  const words = new Uint32Array(data.buffer, data.byteOffset + head, (data.length - head) >>> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  for (let i = head + words.length * 4; i < data.length; i++) if (data[i] !== 0) return false;
+  return true;
+}
+
 function ioError(what: string, cause: unknown): PatcherError {
   return new PatcherError('ERR_PATCHER_IO', `${what}: ${(cause as Error).message}`, { cause });
 }
@@ -39,6 +49,9 @@ export class OutputFile {
   }
 
   async write(data: Uint8Array, offset: number): Promise<void> {
+    // The part file starts as a hole of zeros and every byte is written once: zeros need no
+    // write, so runs of zeros (disk images) stay sparse and cost no disk time.
+    if (isAllZero(data)) return;
     let done = 0;
     try {
       while (done < data.length) {

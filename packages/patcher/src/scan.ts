@@ -135,8 +135,9 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
         matches.record(nb, seedId, q);
         if (nb === count - 2) penultimateAt.push(q);
       }
+      // No spread: a run of identical blocks can make these lists a million long.
       current.length = 0;
-      current.push(...next);
+      for (const nb of next) current.push(nb);
     }
     previous.clear();
     for (const b of current) previous.add(b);
