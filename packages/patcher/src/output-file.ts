@@ -3,7 +3,8 @@ import { PatcherError } from './errors.js';
 
 /** Whether every byte is 0, checked four bytes at a time where aligned. */
 function isAllZero(data: Uint8Array): boolean {
-  const head = Math.min(data.length, (4 - (data.byteOffset & 3)) & 3);
+  const head = (4 - (data.byteOffset & 3)) & 3;
+  if (data.length < head + 4) return data.every((byte) => byte === 0);
   for (let i = 0; i < head; i++) if (data[i] !== 0) return false;
   const words = new Uint32Array(data.buffer, data.byteOffset + head, (data.length - head) >>> 2);
   for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;

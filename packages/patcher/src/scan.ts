@@ -124,7 +124,8 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
       let nextDigest: Uint8Array | undefined;
       for (const b of current) {
         const nb = b + 1;
-        if (nb >= count || !fillsWindow(nb) || !wanted(nb)) continue;
+        // A known successor still counts while it is what confirms b.
+        if (nb >= count || !fillsWindow(nb) || (!wanted(nb) && matches.has(b))) continue;
         nextDigest ??= check.hash(nb, buffer.subarray(i, i + w));
         if (index.strongHashMatches(nb, nextDigest)) next.push(nb);
       }
