@@ -5,10 +5,14 @@ import { isGosyncError } from '@gosync/core';
 import { pseudoRandomBytes } from '@gosync/testkit';
 import { startFaultServer } from '@gosync/testkit/fault-server';
 import type { Fault, FaultServer } from '@gosync/testkit/fault-server';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpSource } from './http-source.js';
 import type { HttpSourceOptions } from './http-source.js';
 import { expectExact, fetchError, spreadRanges, verifierOf } from './test-http.js';
+
+// Timeout faults wait out undici's coarse timers (about a second each, four attempts): allow
+// for a loaded machine. A hang still fails, at 20 s.
+vi.setConfig({ testTimeout: 20_000 });
 
 const SIZE = 1_000_000;
 const file = pseudoRandomBytes(SIZE, 0xfa17);
@@ -62,8 +66,10 @@ describe('answers that still give byte-exact data', () => {
     const afterFirst = server.requests;
     server.resetCounters();
     await expectExact(s, ranges, file);
-    // The second fetch starts at the learnt limit: no refused multi-range requests any more.
-    expect(server.log.filter((l) => l.status !== 206)).toEqual([]);
+    // The second fetch starts at the learnt limit. That limit may still be one step above what
+    // the server takes (when no request needed more ranges after the last refusal), so at most
+    // one more refusal, never the first fetch's cascade.
+    expect(server.log.filter((l) => l.status !== 206).length).toBeLessThanOrEqual(1);
     expect(server.requests).toBeLessThanOrEqual(ranges.length);
     expect(afterFirst).toBeLessThanOrEqual(ranges.length + 12);
   });
@@ -181,7 +187,7 @@ describe('faults that must end in a typed error', () => {
     ['a wrong Content-Range forever', { kind: 'wrong-content-range', by: 10 }, 'ERR_BLOCKSOURCE_PROTOCOL'],
     ['a stall forever', { kind: 'stall' }, 'ERR_BLOCKSOURCE_TIMEOUT'],
     ['a drip forever', { kind: 'drip', intervalMs: 1000, bytesPerTick: 10 }, 'ERR_BLOCKSOURCE_TIMEOUT'],
-  ])('%s: gives up after the retries, with the last failure as cause', async (_name, fault, causeCode) => {
+  ])('%s: gives up after the retries, with the last failure as cause', { timeout: 20_000 }, async (_name, fault, causeCode) => {
     server.setDefault(fault);
     const e = await fetchError(source({ maxInFlight: 1 }), ranges.slice(0, 4));
     expect(isGosyncError(e, 'ERR_BLOCKSOURCE_RETRIES_EXHAUSTED')).toBe(true);
