@@ -74,14 +74,14 @@ export interface HttpSourceOptions {
    */
   readonly maxRangesPerRequest?: number | undefined;
   /**
-   * The largest gap in bytes bridged when merging two ranges, or `'auto'` (default), a cost model:
-   * a request costs about one round trip, shared by the `maxInFlight` requests that run at once
-   * and by the `r` ranges one request carries, so bridging a gap pays when the gap's transfer
-   * time is below that share: `gap < bandwidth × RTT / (r × maxInFlight)`, and never below the
-   * ~96 header bytes a multipart part costs. RTT and bandwidth are measured on the responses
-   * (before the first: 20 ms and `bandwidth`); the result is clamped to [96 B, 1 MiB]. With
-   * multi-range servers (r = 64) this bridges only tiny gaps; with single-range servers it
-   * bridges up to `bandwidth × RTT / maxInFlight` (~100 KiB at 100 Mbit/s and 50 ms).
+   * The largest gap in bytes bridged when merging two ranges, or `'auto'` (default), a cost model.
+   * While a server takes several ranges per request, a bridged gap saves no request, only the
+   * ~96 header bytes of a multipart part: gaps up to that are bridged, so a sync never moves more
+   * bytes than the ranges it needs. Once a server takes one range per request, each range is a
+   * request that costs about one round trip shared by the `maxInFlight` requests in flight, so a
+   * gap is bridged when its transfer time is below that share: `gap < bandwidth × RTT /
+   * maxInFlight` (~100 KiB at 100 Mbit/s and 50 ms), at most 1 MiB. RTT and bandwidth are
+   * measured on the responses (before the first: 20 ms and `bandwidth`).
    */
   readonly mergeGap?: number | 'auto' | undefined;
   /** The bandwidth assumed before one is measured, in bytes/s (default 12 500 000 = 100 Mbit/s). */
@@ -336,8 +336,11 @@ export class HttpSource implements BlockSource {
     if (this.#mergeGap !== 'auto') return this.#mergeGap;
     const bandwidth = this.#bandwidth ?? this.#assumedBandwidth;
     const rtt = this.#rtt ?? 20;
-    const perRange = (bandwidth * rtt) / 1000 / (Math.max(1, rangesPerRequest) * this.#maxInFlight);
-    return Math.round(Math.max(PART_OVERHEAD, Math.min(MIB, perRange)));
+    // With several ranges per request, bridging only saves a part header: keep to gaps below
+    // one, so a sync never moves more bytes than the ranges it needs (plus headers).
+    if (rangesPerRequest > 1) return PART_OVERHEAD;
+    const perRequest = (bandwidth * rtt) / 1000 / this.#maxInFlight;
+    return Math.round(Math.max(PART_OVERHEAD, Math.min(MIB, perRequest)));
   }
 
   #gap(origin: OriginState): number {
