@@ -50,4 +50,4 @@ export { decodeAnyIndex, detectIndexFormat, readIndexFile } from './detect.js';
 export type { IndexFormat } from './detect.js';
 export { DEFAULT_MAX_BLOCKS } from './limits.js';
 export type { DecodeOptions } from './limits.js';
-export { WeakSumTable } from './weak-sum-table.js';
+export { WeakSumTable, filterBitsPerEntry } from './weak-sum-table.js';

@@ -7,9 +7,15 @@ const GOLDEN = 0x9e3779b1;
  * Bits per entry of the prefilter: 64 (about 1 false pass in 4 000 windows) while the filter
  * stays within 1 MiB, fewer (at least 16) for larger tables, because a filter that falls out
  * of the L2 cache costs a cache miss at every window: on 136 000 blocks (557 MB at 4 KiB) the
- * scan measured 173 MB/s with a 2 MiB filter and 260 MB/s with 1 MiB.
+ * scan measured 173 MB/s with a 2 MiB filter and 260 MB/s with 1 MiB. Use it for any other
+ * `WeakSumFilter` over an index's blocks (the patcher's filter of neighbouring pairs).
  *
- * @internal
+ * @param count - entries the filter will hold
+ * @returns bits per entry, from 16 to 64
+ * @example
+ * ```ts
+ * new WeakSumFilter(index.count, { bitsPerEntry: filterBitsPerEntry(index.count) });
+ * ```
  */
 export function filterBitsPerEntry(count: number): number {
   return Math.max(16, Math.min(64, Math.floor(2 ** 23 / Math.max(1, count))));
