@@ -33,8 +33,9 @@ export const MAIN_HELP: string = `gosync — differential file transfer (rsync/z
 Usage:
   gosync index <file> [options]   build an index of <file> (native .gsi, .zsync or .gosync)
   gosync info <index> [--json]    describe an index file of any supported format
-  gosync sync <index> -o <out> [--seed FILE]… [--source PATH]…
+  gosync sync <index> -o <out> [--seed FILE]… [--source URL|PATH]…
                                   rebuild the indexed file from local seeds, fetching the rest
+                                  (<index> is a path or an http(s) URL; .zsync files work too)
   gosync diff <index> [--seed FILE]…
                                   show what a sync would reuse and fetch, without fetching
   gosync serve <dir> [--port N]   serve <dir> over HTTP with Range support, for trying things out
