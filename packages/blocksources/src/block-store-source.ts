@@ -26,33 +26,26 @@ import type { BlockStoreManifest } from './block-store-manifest.js';
 import { RangeChannel } from './channel.js';
 import { checkRanges } from './check-ranges.js';
 import { BlockSourceError, describeRange } from './errors.js';
+import {
+  describeNetworkFailure,
+  numberOption,
+  resolveRetries,
+  resolveTimeouts,
+  responseHeader,
+  type HttpClientOptions,
+  type HttpRetryOptions,
+  type HttpTimeouts,
+  type ResolvedTimeouts,
+} from './http-options.js';
 
-/** Timeouts of {@link BlockStoreSource} over HTTP, in milliseconds. */
-export interface BlockStoreTimeouts {
-  /** Establishing a connection (default 10 000). */
-  readonly connect?: number | undefined;
-  /** From sending a request to its response headers (default 30 000). */
-  readonly firstByte?: number | undefined;
-  /** The longest pause between two body chunks (default 30 000). */
-  readonly idle?: number | undefined;
-  /** A whole request, headers and body (default 600 000). */
-  readonly request?: number | undefined;
-}
+/** Timeouts of {@link BlockStoreSource} over HTTP: the same as {@link HttpSource}'s. */
+export type BlockStoreTimeouts = HttpTimeouts;
 
-/** Retry policy of {@link BlockStoreSource} over HTTP. */
-export interface BlockStoreRetryOptions {
-  /** Retries of one GET after transient failures: network errors, timeouts, 408, 429, 5xx (default 5). */
-  readonly count?: number | undefined;
-  /** The first back-off ceiling in ms (default 200); it doubles per retry. */
-  readonly baseDelay?: number | undefined;
-  /** The largest back-off in ms (default 10 000). */
-  readonly maxDelay?: number | undefined;
-  /** The longest `Retry-After` honoured, in ms (default 60 000); longer ones are capped. */
-  readonly maxRetryAfter?: number | undefined;
-}
+/** Retry policy of {@link BlockStoreSource} over HTTP: the same as {@link HttpSource}'s. */
+export type BlockStoreRetryOptions = HttpRetryOptions;
 
-/** Options of {@link BlockStoreSource}. */
-export interface BlockStoreSourceOptions {
+/** Options of {@link BlockStoreSource}; the HTTP options apply to an http(s) store only. */
+export interface BlockStoreSourceOptions extends HttpClientOptions {
   /**
    * The store directory: an `http:`/`https:` base URL (`https://static.example/app/store/`; a
    * missing trailing slash is added), a `file:` URL, or a local path.
@@ -72,14 +65,6 @@ export interface BlockStoreSourceOptions {
   readonly maxBytesInFlight?: number | undefined;
   /** The most objects a fetched manifest may list (default 2^22); bounds the manifest download. */
   readonly maxObjects?: number | undefined;
-  /** Timeouts (HTTP only). */
-  readonly timeouts?: BlockStoreTimeouts | undefined;
-  /** Retries (HTTP only). */
-  readonly retries?: BlockStoreRetryOptions | undefined;
-  /** Extra request headers, e.g. authorization (HTTP only). */
-  readonly headers?: Readonly<Record<string, string>> | undefined;
-  /** An undici dispatcher to use instead of the source's own `Agent` (not closed by `close()`). */
-  readonly dispatcher?: Dispatcher | undefined;
   /** Aborts everything the source does, for its whole life (each fetch also takes a signal). */
   readonly signal?: AbortSignal | undefined;
   /** Progress of each fetch in bytes of ranges delivered, phase `'fetch'`. */
@@ -155,27 +140,6 @@ interface FetchContext {
 
 const MIB = 1024 * 1024;
 
-function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new BlockSourceError(
-      'ERR_BLOCKSOURCE_INVALID_OPTION',
-      `BlockStoreSource: ${name} must be a number ≥ ${min}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function undiciCode(e: unknown): string | undefined {
-  if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
-  return undefined;
-}
-
 function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
   if (chunks.length === 1 && (chunks[0] as Uint8Array).length === length) return chunks[0] as Uint8Array;
   const out = new Uint8Array(length);
@@ -233,13 +197,13 @@ class HttpTransport implements Transport {
   readonly #dispatcher: Dispatcher;
   readonly #ownDispatcher: boolean;
   readonly #headers: Readonly<Record<string, string>>;
-  readonly #timeouts: Required<{ [K in keyof BlockStoreTimeouts]: number }>;
+  readonly #timeouts: ResolvedTimeouts;
   readonly #stats: { requests: number; bytesReceived: number };
 
   constructor(
     base: URL,
     options: BlockStoreSourceOptions,
-    timeouts: Required<{ [K in keyof BlockStoreTimeouts]: number }>,
+    timeouts: ResolvedTimeouts,
     maxInFlight: number,
     stats: { requests: number; bytesReceived: number },
   ) {
@@ -287,7 +251,7 @@ class HttpTransport implements Transport {
       const status = res.statusCode;
       const where = `GET ${url} answered ${status}`;
       try {
-        const location = header(res.headers, 'location');
+        const location = responseHeader(res.headers, 'location');
         if (status >= 300 && status < 400 && status !== 304 && location !== undefined) {
           await res.body.dump();
           if (hop >= 5) {
@@ -303,12 +267,12 @@ class HttpTransport implements Transport {
             status === 404 ? `${where}: the object is missing from the store` : where,
           );
           if (status === 429 || status === 503) {
-            throw new Transient(error, parseRetryAfter(header(res.headers, 'retry-after'), Date.now()));
+            throw new Transient(error, parseRetryAfter(responseHeader(res.headers, 'retry-after'), Date.now()));
           }
           if (status >= 500 || status === 408) throw new Transient(error);
           throw error;
         }
-        const declared = Number(header(res.headers, 'content-length') ?? Number.NaN);
+        const declared = Number(responseHeader(res.headers, 'content-length') ?? Number.NaN);
         // Too long: the caller only needs to know that, so the body is not read.
         if (Number.isSafeInteger(declared) && declared > limit) return undefined;
         const chunks: Uint8Array[] = [];
@@ -332,24 +296,8 @@ class HttpTransport implements Transport {
 
   #networkFailure(cause: unknown, outer: AbortSignal, timeout: AbortSignal, where: string): unknown {
     if (outer.aborted) return outer.reason;
-    const code = undiciCode(cause);
-    const what =
-      code === 'UND_ERR_CONNECT_TIMEOUT'
-        ? `no connection within ${this.#timeouts.connect} ms`
-        : code === 'UND_ERR_HEADERS_TIMEOUT'
-          ? `no response headers within ${this.#timeouts.firstByte} ms`
-          : code === 'UND_ERR_BODY_TIMEOUT'
-            ? `no body bytes for ${this.#timeouts.idle} ms`
-            : timeout.aborted
-              ? `the request took longer than ${this.#timeouts.request} ms`
-              : undefined;
-    return new Transient(
-      new BlockSourceError(
-        what === undefined ? 'ERR_BLOCKSOURCE_IO' : 'ERR_BLOCKSOURCE_TIMEOUT',
-        `${where}: ${what ?? String(cause)}`,
-        { cause },
-      ),
-    );
+    const { what, timedOut } = describeNetworkFailure(cause, this.#timeouts, timeout);
+    return new Transient(new BlockSourceError(timedOut ? 'ERR_BLOCKSOURCE_TIMEOUT' : 'ERR_BLOCKSOURCE_IO', `${where}: ${what}`, { cause }));
   }
 
   async close(): Promise<void> {
@@ -409,21 +357,15 @@ export class BlockStoreSource implements BlockSource {
       throw new BlockSourceError('ERR_BLOCKSOURCE_INVALID_OPTION', 'BlockStoreSource: url must be a non-empty string');
     }
     this.#verifier = options.verifier;
-    this.#maxInFlight = Math.floor(positive('maxInFlight', options.maxInFlight, 6));
-    this.#maxBytesInFlight = positive('maxBytesInFlight', options.maxBytesInFlight, 32 * MIB);
-    this.#maxObjects = Math.floor(positive('maxObjects', options.maxObjects, 2 ** 22, 0));
-    const t = options.timeouts ?? {};
-    const timeouts = {
-      connect: positive('timeouts.connect', t.connect, 10_000),
-      firstByte: positive('timeouts.firstByte', t.firstByte, 30_000),
-      idle: positive('timeouts.idle', t.idle, 30_000),
-      request: positive('timeouts.request', t.request, 600_000),
-    };
-    const r = options.retries ?? {};
-    this.#retryCount = Math.floor(positive('retries.count', r.count, 5, 0));
-    this.#baseDelay = positive('retries.baseDelay', r.baseDelay, 200, 0);
-    this.#maxDelay = positive('retries.maxDelay', r.maxDelay, 10_000, 0);
-    this.#maxRetryAfter = positive('retries.maxRetryAfter', r.maxRetryAfter, 60_000, 0);
+    this.#maxInFlight = Math.floor(numberOption('BlockStoreSource', 'maxInFlight', options.maxInFlight, 6));
+    this.#maxBytesInFlight = numberOption('BlockStoreSource', 'maxBytesInFlight', options.maxBytesInFlight, 32 * MIB);
+    this.#maxObjects = Math.floor(numberOption('BlockStoreSource', 'maxObjects', options.maxObjects, 2 ** 22, 0));
+    const timeouts = resolveTimeouts('BlockStoreSource', options.timeouts);
+    const retries = resolveRetries('BlockStoreSource', options.retries);
+    this.#retryCount = retries.count;
+    this.#baseDelay = retries.baseDelay;
+    this.#maxDelay = retries.maxDelay;
+    this.#maxRetryAfter = retries.maxRetryAfter;
     this.#signal = options.signal;
     this.#onProgress = options.onProgress;
     if (/^https?:\/\//i.test(url)) {

@@ -13,6 +13,16 @@ import { backoffDelay, parseRetryAfter, sleep } from './backoff.js';
 import { RangeChannel } from './channel.js';
 import { checkRanges } from './check-ranges.js';
 import { BlockSourceError, describeRange } from './errors.js';
+import {
+  describeNetworkFailure,
+  numberOption,
+  resolveRetries,
+  resolveTimeouts,
+  responseHeader,
+  type HttpClientOptions,
+  type ResolvedRetries,
+  type ResolvedTimeouts,
+} from './http-options.js';
 import type { BlockSourceErrorCode } from './errors.js';
 import {
   MultipartByterangesParser,
@@ -23,30 +33,6 @@ import {
 import { RangeAssembler } from './range-assembler.js';
 import { RateLimiter } from './rate-limiter.js';
 
-/** Timeouts of {@link HttpSource}, in milliseconds. */
-export interface HttpTimeouts {
-  /** Establishing a connection (default 10 000). */
-  readonly connect?: number | undefined;
-  /** From sending a request to its response headers (default 30 000). */
-  readonly firstByte?: number | undefined;
-  /** The longest pause between two body chunks (default 30 000). */
-  readonly idle?: number | undefined;
-  /** A whole request, headers and body (default 600 000). */
-  readonly request?: number | undefined;
-}
-
-/** Retry policy of {@link HttpSource}. */
-export interface HttpRetryOptions {
-  /** Retries of a request after transient failures, per batch of ranges (default 5). */
-  readonly count?: number | undefined;
-  /** The first back-off ceiling in ms (default 200); it doubles per retry. */
-  readonly baseDelay?: number | undefined;
-  /** The largest back-off in ms (default 10 000). */
-  readonly maxDelay?: number | undefined;
-  /** The longest `Retry-After` honoured, in ms (default 60 000); longer ones are capped. */
-  readonly maxRetryAfter?: number | undefined;
-}
-
 /**
  * What to do when a server answers a range request with `200` and the whole file: `'stream'`
  * reads the body once and cuts every still-wanted range out of it as it streams by; `'fail'`
@@ -55,7 +41,7 @@ export interface HttpRetryOptions {
 export type WholeBodyPolicy = 'stream' | 'fail';
 
 /** Options of {@link HttpSource}. */
-export interface HttpSourceOptions {
+export interface HttpSourceOptions extends HttpClientOptions {
   /** The URL of the file, then mirror URLs of the same file, in order of preference. */
   readonly urls: readonly string[];
   /**
@@ -86,20 +72,12 @@ export interface HttpSourceOptions {
   readonly mergeGap?: number | 'auto' | undefined;
   /** The bandwidth assumed before one is measured, in bytes/s (default 12 500 000 = 100 Mbit/s). */
   readonly bandwidth?: number | undefined;
-  /** Timeouts. */
-  readonly timeouts?: HttpTimeouts | undefined;
-  /** Retries. */
-  readonly retries?: HttpRetryOptions | undefined;
   /** A `200` answer to a range request (default `'stream'`). */
   readonly wholeBody?: WholeBodyPolicy | undefined;
   /** The most body bytes per second over all requests (default unlimited). */
   readonly rateLimit?: number | undefined;
   /** Progress of each fetch in bytes delivered, phase `'fetch'`. */
   readonly onProgress?: ProgressListener | undefined;
-  /** Extra request headers (e.g. authorization). */
-  readonly headers?: Readonly<Record<string, string>> | undefined;
-  /** An undici dispatcher to use instead of the source's own `Agent` (not closed by `close()`). */
-  readonly dispatcher?: Dispatcher | undefined;
 }
 
 /** Statistics of an {@link HttpSource} since it was created. */
@@ -176,29 +154,8 @@ const MIB = 1024 * 1024;
 /** About what one more part of a multipart answer costs in header bytes. */
 const PART_OVERHEAD = 96;
 
-function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new BlockSourceError(
-      'ERR_BLOCKSOURCE_INVALID_OPTION',
-      `HttpSource: ${name} must be a number ≥ ${min}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 function rangeHeader(groups: readonly { range: ByteRange }[]): string {
   return `bytes=${groups.map((g) => `${g.range.start}-${g.range.end - 1}`).join(',')}`;
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function undiciCode(e: unknown): string | undefined {
-  if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
-  return undefined;
 }
 
 /**
@@ -229,11 +186,8 @@ export class HttpSource implements BlockSource {
   readonly #maxRanges: number;
   readonly #mergeGap: number | 'auto';
   readonly #assumedBandwidth: number;
-  readonly #timeouts: Required<{ [K in keyof HttpTimeouts]: number }>;
-  readonly #retryCount: number;
-  readonly #baseDelay: number;
-  readonly #maxDelay: number;
-  readonly #maxRetryAfter: number;
+  readonly #timeouts: ResolvedTimeouts;
+  readonly #retries: ResolvedRetries;
   readonly #wholeBody: WholeBodyPolicy;
   readonly #limiter: RateLimiter | undefined;
   readonly #onProgress: ProgressListener | undefined;
@@ -276,26 +230,16 @@ export class HttpSource implements BlockSource {
       };
     });
     this.#verifier = options.verifier;
-    this.#maxInFlight = Math.floor(positive('maxInFlight', options.maxInFlight, 6));
-    this.#maxBytesInFlight = positive('maxBytesInFlight', options.maxBytesInFlight, 16 * MIB);
-    this.#maxRanges = Math.floor(positive('maxRangesPerRequest', options.maxRangesPerRequest, 64));
+    this.#maxInFlight = Math.floor(numberOption('HttpSource', 'maxInFlight', options.maxInFlight, 6));
+    this.#maxBytesInFlight = numberOption('HttpSource', 'maxBytesInFlight', options.maxBytesInFlight, 16 * MIB);
+    this.#maxRanges = Math.floor(numberOption('HttpSource', 'maxRangesPerRequest', options.maxRangesPerRequest, 64));
     this.#mergeGap =
       options.mergeGap === undefined || options.mergeGap === 'auto'
         ? 'auto'
-        : Math.floor(positive('mergeGap', options.mergeGap, 0, 0));
-    this.#assumedBandwidth = positive('bandwidth', options.bandwidth, 12_500_000);
-    const t = options.timeouts ?? {};
-    this.#timeouts = {
-      connect: positive('timeouts.connect', t.connect, 10_000),
-      firstByte: positive('timeouts.firstByte', t.firstByte, 30_000),
-      idle: positive('timeouts.idle', t.idle, 30_000),
-      request: positive('timeouts.request', t.request, 600_000),
-    };
-    const r = options.retries ?? {};
-    this.#retryCount = Math.floor(positive('retries.count', r.count, 5, 0));
-    this.#baseDelay = positive('retries.baseDelay', r.baseDelay, 200, 0);
-    this.#maxDelay = positive('retries.maxDelay', r.maxDelay, 10_000, 0);
-    this.#maxRetryAfter = positive('retries.maxRetryAfter', r.maxRetryAfter, 60_000, 0);
+        : Math.floor(numberOption('HttpSource', 'mergeGap', options.mergeGap, 0, 0));
+    this.#assumedBandwidth = numberOption('HttpSource', 'bandwidth', options.bandwidth, 12_500_000);
+    this.#timeouts = resolveTimeouts('HttpSource', options.timeouts);
+    this.#retries = resolveRetries('HttpSource', options.retries);
     const wholeBody: string = options.wholeBody ?? 'stream';
     if (wholeBody !== 'stream' && wholeBody !== 'fail') {
       throw new BlockSourceError(
@@ -305,7 +249,7 @@ export class HttpSource implements BlockSource {
     }
     this.#wholeBody = wholeBody;
     this.#limiter =
-      options.rateLimit === undefined ? undefined : new RateLimiter(positive('rateLimit', options.rateLimit, 0, 1));
+      options.rateLimit === undefined ? undefined : new RateLimiter(numberOption('HttpSource', 'rateLimit', options.rateLimit, 0, 1));
     this.#onProgress = options.onProgress;
     this.#headers = options.headers ?? {};
     this.#ownDispatcher = options.dispatcher === undefined;
@@ -480,7 +424,7 @@ export class HttpSource implements BlockSource {
         } else if (e.kind === 'retry') {
           const progressed = ctx.delivered.size > deliveredBefore;
           if (!progressed) failures++;
-          if (failures > this.#retryCount) {
+          if (failures > this.#retries.count) {
             throw new BlockSourceError(
               'ERR_BLOCKSOURCE_RETRIES_EXHAUSTED',
               `gave up on ${job.parts.length} range(s) from ${describeRange(job.parts[0] as ByteRange)} after ${failures} failed attempts; last: ${last.message}`,
@@ -490,8 +434,8 @@ export class HttpSource implements BlockSource {
           this.#stats.retries++;
           const delay =
             e.retryAfter === undefined
-              ? backoffDelay(Math.max(1, failures), this.#baseDelay, this.#maxDelay)
-              : Math.min(e.retryAfter, this.#maxRetryAfter);
+              ? backoffDelay(Math.max(1, failures), this.#retries.baseDelay, this.#retries.maxDelay)
+              : Math.min(e.retryAfter, this.#retries.maxRetryAfter);
           await sleep(delay, ctx.signal);
         }
         // 'fewer-ranges': the origin's limit went down; try again at once.
@@ -541,7 +485,7 @@ export class HttpSource implements BlockSource {
       const status = res.statusCode;
       const h = res.headers;
       try {
-        if (status >= 300 && status < 400 && status !== 304 && header(h, 'location') !== undefined) {
+        if (status >= 300 && status < 400 && status !== 304 && responseHeader(h, 'location') !== undefined) {
           await res.body.dump();
           if (hop >= 5) {
             throw new AttemptFailure(
@@ -549,7 +493,7 @@ export class HttpSource implements BlockSource {
               'mirror',
             );
           }
-          url = new URL(header(h, 'location') as string, url).href;
+          url = new URL(responseHeader(h, 'location') as string, url).href;
           continue;
         }
         if (status === 200 || status === 206) {
@@ -575,29 +519,14 @@ export class HttpSource implements BlockSource {
 
   #networkFailure(cause: unknown, ctx: FetchContext, timeout: AbortSignal, where: string): unknown {
     if (ctx.signal.aborted) return ctx.signal.reason;
-    const code = undiciCode(cause);
-    const timedOut =
-      timeout.aborted ||
-      code === 'UND_ERR_CONNECT_TIMEOUT' ||
-      code === 'UND_ERR_HEADERS_TIMEOUT' ||
-      code === 'UND_ERR_BODY_TIMEOUT';
-    const what =
-      code === 'UND_ERR_CONNECT_TIMEOUT'
-        ? `no connection within ${this.#timeouts.connect} ms`
-        : code === 'UND_ERR_HEADERS_TIMEOUT'
-          ? `no response headers within ${this.#timeouts.firstByte} ms`
-          : code === 'UND_ERR_BODY_TIMEOUT'
-            ? `no body bytes for ${this.#timeouts.idle} ms`
-            : timeout.aborted
-              ? `the request took longer than ${this.#timeouts.request} ms`
-              : String(cause);
+    const { what, timedOut } = describeNetworkFailure(cause, this.#timeouts, timeout);
     const errorCode: BlockSourceErrorCode = timedOut ? 'ERR_BLOCKSOURCE_TIMEOUT' : 'ERR_BLOCKSOURCE_IO';
     return new AttemptFailure(new BlockSourceError(errorCode, `${where}: ${what}`, { cause }), 'retry');
   }
 
   #checkValidator(mirror: Mirror, h: Record<string, string | string[] | undefined>, where: string): void {
-    const etag = header(h, 'etag');
-    const lastModified = header(h, 'last-modified');
+    const etag = responseHeader(h, 'etag');
+    const lastModified = responseHeader(h, 'last-modified');
     if (mirror.etag === undefined && mirror.lastModified === undefined) {
       mirror.etag = etag;
       mirror.lastModified = lastModified;
@@ -636,7 +565,7 @@ export class HttpSource implements BlockSource {
   ): AttemptFailure | BlockSourceError {
     const origin = this.#origin(mirror);
     if (status === 416) {
-      const size = parseUnsatisfiedRange(header(h, 'content-range') ?? '');
+      const size = parseUnsatisfiedRange(responseHeader(h, 'content-range') ?? '');
       if (size !== undefined) this.#checkTotal(mirror, size, where);
       const outside = mirror.size === undefined ? undefined : asked.find((r) => r.end > (mirror.size as number));
       if (outside !== undefined) {
@@ -653,7 +582,7 @@ export class HttpSource implements BlockSource {
     }
     const error = new BlockSourceError('ERR_BLOCKSOURCE_HTTP_STATUS', `${where} for range(s) starting ${describeRange(asked[0] as ByteRange)}`);
     if (status === 429 || status === 503) {
-      return new AttemptFailure(error, 'retry', parseRetryAfter(header(h, 'retry-after'), Date.now()));
+      return new AttemptFailure(error, 'retry', parseRetryAfter(responseHeader(h, 'retry-after'), Date.now()));
     }
     if (status >= 500 || status === 408) {
       if (status === 501 && groups > 1) return this.#fewerRanges(origin, groups, where);
@@ -749,7 +678,7 @@ export class HttpSource implements BlockSource {
       }
       seen.push({ start, end });
     };
-    const contentType = header(res.headers, 'content-type') ?? '';
+    const contentType = responseHeader(res.headers, 'content-type') ?? '';
     const boundary = parseMultipartBoundary(contentType);
     let parts = 0;
     if (boundary !== undefined) {
@@ -769,7 +698,7 @@ export class HttpSource implements BlockSource {
       if (contentType.toLowerCase().startsWith('multipart/')) {
         throw new BlockSourceError('ERR_BLOCKSOURCE_PROTOCOL', `${where}: unusable Content-Type ${JSON.stringify(contentType)}`);
       }
-      const value = header(res.headers, 'content-range') ?? '';
+      const value = responseHeader(res.headers, 'content-range') ?? '';
       const cr = parseContentRange(value);
       if (cr === undefined) {
         throw new BlockSourceError('ERR_BLOCKSOURCE_PROTOCOL', `${where}: bad Content-Range ${JSON.stringify(value)}`);
@@ -847,7 +776,7 @@ export class HttpSource implements BlockSource {
       await this.#joinWholeStream(job, ctx);
       return;
     }
-    const length = Number(header(res.headers, 'content-length') ?? Number.NaN);
+    const length = Number(responseHeader(res.headers, 'content-length') ?? Number.NaN);
     if (Number.isSafeInteger(length)) this.#checkTotal(mirror, length, where);
     // The whole file streams by once: take every range still queued, so no other request is sent.
     for (const part of ctx.pending.splice(0)) job.parts.push(part);

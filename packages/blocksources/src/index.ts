@@ -17,7 +17,8 @@ export type { FileSourceOptions } from './file-source.js';
 export { MemorySource } from './memory-source.js';
 export type { MemorySourceOptions } from './memory-source.js';
 export { HttpSource } from './http-source.js';
-export type { HttpRetryOptions, HttpSourceOptions, HttpSourceStats, HttpTimeouts, WholeBodyPolicy } from './http-source.js';
+export type { HttpSourceOptions, HttpSourceStats, WholeBodyPolicy } from './http-source.js';
+export type { HttpClientOptions, HttpRetryOptions, HttpTimeouts } from './http-options.js';
 export {
   MultipartByterangesParser,
   parseContentRange,
