@@ -322,6 +322,25 @@ describe('differential fuzz against the target', () => {
 });
 
 describe('parallel scan', () => {
+  it('finds a block that overlaps the second copy of a block an earlier section found', async () => {
+    // One thread knows block A from its first copy, so at A's second copy it rolls on and finds
+    // Y, which starts 1000 bytes into it. The second section's thread did not see the first
+    // copy: it matches A there and jumps over Y, unless the merge looks again.
+    const w = 4096;
+    const a = pseudoRandom(w, 11);
+    const b = pseudoRandom(w, 12);
+    const y = new Uint8Array([...a.subarray(1000), ...b.subarray(0, 1000)]);
+    const target = new Uint8Array([...a, ...y]);
+    const seed = new Uint8Array([...pseudoRandom(10_000, 13), ...a, ...pseudoRandom(200_000, 14), ...a, ...b, ...pseudoRandom(200_000, 15)]);
+    const seedPath = join(dir, 'overlap.seed');
+    await writeFile(seedPath, seed);
+    const index = await indexOf(target, { ...gosync, blockSize: w });
+    for (const workers of [1, 2]) {
+      const plan = await planPatch(index, { seeds: [seedPath], workers });
+      expect(plan.fetchBytes, `${workers} thread(s)`).toBe(0);
+    }
+  });
+
   it('gives the same output with 1, 2 and 3 worker threads, and finds what one thread finds', async () => {
     // Larger than the 4 MiB read pieces, so matches also run across piece boundaries.
     const base = pseudoRandom(9_000_000, 3);

@@ -90,8 +90,16 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
     const workers = workerCount(options.workers, reader.length);
     if (index.kind === 'chunks') await scanChunks(ctx, i, reader);
     else if (workers > 1 && reader.path !== undefined && reader.length > workers * 4 * index.blockSize) {
-      await scanInParallel(index, reader.path, i, reader.length, workers, matches, ctx, (section, into) =>
-        scanBlocks({ ...ctx, matches: into }, 0, reader, section),
+      await scanInParallel(
+        index,
+        reader.path,
+        i,
+        reader.length,
+        workers,
+        matches,
+        ctx,
+        (section, into) => scanBlocks({ ...ctx, matches: into }, 0, reader, section),
+        (section) => scanBlocks({ ...ctx, onBytes: undefined }, i, reader, section),
       );
     } else await scanBlocks(ctx, i, reader);
   }

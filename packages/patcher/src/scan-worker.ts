@@ -18,7 +18,14 @@ export interface ScanJob {
 /** A worker's answer: progress, a result, or an error. @internal */
 export type ScanReply =
   | { readonly id: number; readonly kind: 'progress'; readonly bytes: number }
-  | { readonly id: number; readonly kind: 'done'; readonly seedOf: Int32Array; readonly offsetOf: Float64Array }
+  | {
+      readonly id: number;
+      readonly kind: 'done';
+      readonly seedOf: Int32Array;
+      readonly offsetOf: Float64Array;
+      /** The jumps after new matches (see ScanContext.onJump): from, to, n, then n blocks found (at most 64), per jump. */
+      readonly jumps: Float64Array;
+    }
   | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly code?: string | undefined };
 
 const port = parentPort;
@@ -26,7 +33,10 @@ if (port !== null) {
   port.on('message', (job: ScanJob) => {
     void run(job).then(
       (reply) => {
-        port.postMessage(reply, reply.kind === 'done' ? [reply.seedOf.buffer as ArrayBuffer, reply.offsetOf.buffer as ArrayBuffer] : []);
+        port.postMessage(
+          reply,
+          reply.kind === 'done' ? [reply.seedOf.buffer as ArrayBuffer, reply.offsetOf.buffer as ArrayBuffer, reply.jumps.buffer as ArrayBuffer] : [],
+        );
       },
       (error: unknown) => {
         const e = error as { message?: string; code?: string };
@@ -40,6 +50,7 @@ async function run(job: ScanJob): Promise<ScanReply> {
   const index = new BlockIndex(job.index);
   const matches = new Matches(index.count);
   const reader = await SeedReader.open(job.seed, 0);
+  const jumps: number[] = [];
   try {
     await scanBlocks(
       {
@@ -50,6 +61,13 @@ async function run(job: ScanJob): Promise<ScanReply> {
         onBytes: (bytes) => {
           port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
         },
+        onJump: (from, to, blocks) => {
+          // At most 64 blocks a jump: enough to tell a chain of known blocks (no spread of a
+          // list that can be a million long).
+          const n = Math.min(64, blocks.length);
+          jumps.push(from, to, n);
+          for (let k = 0; k < n; k++) jumps.push(blocks[k] as number);
+        },
       },
       0,
       reader,
@@ -58,5 +76,5 @@ async function run(job: ScanJob): Promise<ScanReply> {
   } finally {
     await reader.close();
   }
-  return { id: job.id, kind: 'done', seedOf: matches.seedOf, offsetOf: matches.offsetOf };
+  return { id: job.id, kind: 'done', seedOf: matches.seedOf, offsetOf: matches.offsetOf, jumps: Float64Array.from(jumps) };
 }

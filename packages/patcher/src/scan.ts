@@ -20,6 +20,12 @@ export interface ScanContext {
   readonly signal?: AbortSignal | undefined;
   /** Called with the number of seed bytes just scanned. */
   readonly onBytes?: ((bytes: number) => void) | undefined;
+  /**
+   * Called when the scan jumps over the windows `[from, to)` (seed offsets) after finding
+   * `blocks` for the first time: a parallel scan looks there again when an earlier section had
+   * found them already, as one thread would have.
+   */
+  readonly onJump?: ((from: number, to: number, blocks: readonly number[]) => void) | undefined;
 }
 
 /**
@@ -89,6 +95,12 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     return r - w + 1 - at;
   };
 
+  // Blocks found for the first time by the current hit, for onJump.
+  const recordedNow: number[] = [];
+  const rec = (b: number, seed: number, at: number): void => {
+    if (matches.record(b, seed, at)) recordedNow.push(b);
+  };
+
   const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
     const offset = from + relative;
     let digest: Uint8Array | undefined;
@@ -109,14 +121,15 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     }
     if (current.length === 0) return known >= 0 ? skipKnownRun(known, buffer, at, end) : 0;
     const foundBefore = matches.found;
+    recordedNow.length = 0;
     for (const b of current) {
       if (!seq2 || b === count - 1) {
-        matches.record(b, seedId, offset);
+        rec(b, seedId, offset);
         // The last block confirms the block before it, as a pair does.
-        if (seq2 && previousOffset + w === offset && previous.has(b - 1)) matches.record(b - 1, seedId, previousOffset);
+        if (seq2 && previousOffset + w === offset && previous.has(b - 1)) rec(b - 1, seedId, previousOffset);
       } else if (previousOffset + w === offset && previous.has(b - 1)) {
-        matches.record(b - 1, seedId, previousOffset);
-        matches.record(b, seedId, offset);
+        rec(b - 1, seedId, previousOffset);
+        rec(b, seedId, offset);
       }
       if (b === count - 2) penultimateAt.push(offset);
     }
@@ -136,8 +149,8 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
       if (next.length === 0) break;
       for (const nb of next) {
         // Two neighbours side by side: with two-block matching they confirm each other.
-        matches.record(nb - 1, seedId, q - w);
-        matches.record(nb, seedId, q);
+        rec(nb - 1, seedId, q - w);
+        rec(nb, seedId, q);
         if (nb === count - 2) penultimateAt.push(q);
       }
       // No spread: a run of identical blocks can make these lists a million long.
@@ -152,6 +165,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     // the rest of such a run, but do not jump a block: that could pass over a needed block that
     // overlaps this one (the next window is still checked on its own sum, as a run's successor).
     if (matches.found === foundBefore && current[0] !== undefined) return Math.max(1, skipKnownRun(current[0], buffer, at, end));
+    if (q - offset > 1 && recordedNow.length > 0) ctx.onJump?.(offset + 1, q, recordedNow);
     return q - offset;
   };
 
