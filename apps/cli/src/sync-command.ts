@@ -206,6 +206,8 @@ async function sync(
       output: values.output,
       source,
       resume: !values['no-resume'],
+      // Every source was given the index's verifier: fetched blocks are hashed once, there.
+      sourceVerifies: true,
       workers,
       onProgress,
     });

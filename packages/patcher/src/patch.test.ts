@@ -241,6 +241,14 @@ describe('failures keep everything intact', () => {
     expect(Buffer.from(await readFile(seedPath)).equals(Buffer.from(seedBytes))).toBe(true);
   });
 
+  it('a source trusted to verify that yields bad bytes still fails, on the file hash', async () => {
+    const { output, seedPath } = await setup('trusted-liar');
+    const index = await indexOf(target, { blockSize: 512 });
+    const source = new TestSource(target, { corruptRange: 0 });
+    expect(await codeOf(patch(index, { seeds: [seedPath], output, source, sourceVerifies: true }))).toBe('ERR_PATCHER_VERIFY_FAILED');
+    expect(await readFile(output, 'utf8')).toBe('previous output');
+  });
+
   it('no block source while blocks are missing → ERR_PATCHER_NO_SOURCE, and names the bytes', async () => {
     const { output, seedPath } = await setup('nosource');
     const index = await indexOf(target, { blockSize: 512 });

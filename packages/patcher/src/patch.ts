@@ -42,6 +42,13 @@ export interface PatchOptions extends PlanOptions {
    * Reuse `<output>.gosync-part` left by an interrupted run as an extra seed (default true).
    */
   readonly resume?: boolean | undefined;
+  /**
+   * The source already checks every range it yields against this index (it was given
+   * `createRangeVerifier(index)`, as the `@gosync/blocksources` sources take it, and re-fetches
+   * or fails on bad bytes): skip the second strong hash of every fetched block. Lengths and the
+   * whole-file hash are still checked. Default false.
+   */
+  readonly sourceVerifies?: boolean | undefined;
 }
 
 /** What {@link patch} did. */
@@ -255,7 +262,8 @@ async function fetchInto(index: BlockIndex, plan: Plan, out: OutputFile, check: 
         `the block source yielded [${range.start}, ${range.end}), which was not asked for or was already received`,
       );
     }
-    const bad = check.firstBadBlock(range, data);
+    const bad =
+      options.sourceVerifies === true && data.length === range.end - range.start ? -1 : check.firstBadBlock(range, data);
     if (bad >= 0) {
       throw new PatcherError(
         'ERR_PATCHER_BLOCK_MISMATCH',
