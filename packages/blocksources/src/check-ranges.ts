@@ -1,4 +1,4 @@
-import { isByteRange } from '@gosync/core';
+import { isByteRange, sortedDisjoint } from '@gosync/core';
 import type { ByteRange } from '@gosync/core';
 import { BlockSourceError } from './errors.js';
 
@@ -13,7 +13,6 @@ import { BlockSourceError } from './errors.js';
  * @internal
  */
 export function checkRanges(ranges: readonly ByteRange[], where: string): ByteRange[] {
-  const sorted: ByteRange[] = [];
   for (let i = 0; i < ranges.length; i++) {
     const r = ranges[i];
     if (!isByteRange(r)) {
@@ -22,18 +21,14 @@ export function checkRanges(ranges: readonly ByteRange[], where: string): ByteRa
         `${where}: ranges[${i}] is not a byte range with integer offsets 0 ≤ start ≤ end: ${JSON.stringify(r)}`,
       );
     }
-    sorted.push(r);
   }
-  sorted.sort((a, b) => a.start - b.start || a.end - b.end);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1] as ByteRange;
-    const cur = sorted[i] as ByteRange;
-    if (cur.start < prev.end && cur.end > cur.start) {
-      throw new BlockSourceError(
-        'ERR_BLOCKSOURCE_INVALID_RANGE',
-        `${where}: requested ranges overlap: [${prev.start}, ${prev.end}) and [${cur.start}, ${cur.end})`,
-      );
-    }
+  const { sorted, overlap } = sortedDisjoint(ranges);
+  if (overlap !== undefined) {
+    const [prev, cur] = overlap;
+    throw new BlockSourceError(
+      'ERR_BLOCKSOURCE_INVALID_RANGE',
+      `${where}: requested ranges overlap: [${prev.start}, ${prev.end}) and [${cur.start}, ${cur.end})`,
+    );
   }
   return sorted;
 }

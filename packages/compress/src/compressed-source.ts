@@ -1,4 +1,4 @@
-import { isByteRange, throwIfAborted } from '@gosync/core';
+import { isByteRange, sortedDisjoint, throwIfAborted } from '@gosync/core';
 import type { AbortOptions, BlockSource, ByteRange, RangeData, RangeVerifier } from '@gosync/core';
 import { decompressBytes } from './codecs.js';
 import { CompressError, describeRange } from './errors.js';
@@ -177,7 +177,6 @@ export class CompressedSource implements BlockSource {
   }
 
   #check(ranges: readonly ByteRange[]): ByteRange[] {
-    const sorted: ByteRange[] = [];
     for (let i = 0; i < ranges.length; i++) {
       const r = ranges[i];
       if (!isByteRange(r)) {
@@ -192,18 +191,13 @@ export class CompressedSource implements BlockSource {
           `${this.#name}: range ${describeRange(r)} ends past the end of the target (${this.#layout.length} bytes)`,
         );
       }
-      sorted.push(r);
     }
-    sorted.sort((a, b) => a.start - b.start || a.end - b.end);
-    for (let i = 1; i < sorted.length; i++) {
-      const prev = sorted[i - 1] as ByteRange;
-      const cur = sorted[i] as ByteRange;
-      if (cur.start < prev.end && cur.end > cur.start) {
-        throw new CompressError(
-          'ERR_COMPRESS_INVALID_RANGE',
-          `${this.#name}: requested ranges overlap: ${describeRange(prev)} and ${describeRange(cur)}`,
-        );
-      }
+    const { sorted, overlap } = sortedDisjoint(ranges);
+    if (overlap !== undefined) {
+      throw new CompressError(
+        'ERR_COMPRESS_INVALID_RANGE',
+        `${this.#name}: requested ranges overlap: ${describeRange(overlap[0])} and ${describeRange(overlap[1])}`,
+      );
     }
     return sorted;
   }

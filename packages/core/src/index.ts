@@ -27,6 +27,7 @@ export {
   mergeRanges,
   normalizeRanges,
   rangeLength,
+  sortedDisjoint,
   splitRange,
   subtractRanges,
   totalLength,

@@ -10,6 +10,7 @@ import {
   mergeRanges,
   normalizeRanges,
   rangeLength,
+  sortedDisjoint,
   splitRange,
   subtractRanges,
   totalLength,
@@ -202,5 +203,22 @@ describe('properties against a bitmap model', () => {
     expect(normalizeRanges(pieces)).toEqual(r.end > r.start ? [r] : []);
     expect(totalLength(pieces)).toBe(rangeLength(r));
     expect(pieces.every((p) => rangeLength(p) <= max && rangeLength(p) > 0)).toBe(true);
+  });
+});
+
+describe('sortedDisjoint', () => {
+  it('sorts, and names the first overlapping pair; empty ranges overlap nothing', () => {
+    expect(sortedDisjoint([byteRange(5, 9), byteRange(0, 5)])).toEqual({ sorted: [byteRange(0, 5), byteRange(5, 9)], overlap: undefined });
+    expect(sortedDisjoint([byteRange(5, 9), byteRange(0, 6)]).overlap).toEqual([byteRange(0, 6), byteRange(5, 9)]);
+    expect(sortedDisjoint([byteRange(0, 10), byteRange(2, 3), byteRange(4, 4)]).overlap).toEqual([byteRange(0, 10), byteRange(2, 3)]);
+    expect(sortedDisjoint([byteRange(3, 3), byteRange(3, 3), byteRange(0, 9)]).overlap).toBeUndefined();
+  });
+
+  test.prop([arbRanges])('finds an overlap exactly when two non-empty ranges share a byte', (rs) => {
+    const shares = rs.some((a, i) => rs.some((b, j) => i !== j && a.start < b.end && b.start < a.end && a.end > a.start && b.end > b.start));
+    const { sorted, overlap } = sortedDisjoint(rs);
+    expect(overlap !== undefined).toBe(shares);
+    expect(sorted).toHaveLength(rs.length);
+    for (let i = 1; i < sorted.length; i++) expect((sorted[i] as ByteRange).start).toBeGreaterThanOrEqual((sorted[i - 1] as ByteRange).start);
   });
 });

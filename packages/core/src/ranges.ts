@@ -291,3 +291,29 @@ export function splitRange(range: ByteRange, maxLength: number): ByteRange[] {
   }
   return out;
 }
+
+/**
+ * Sorts ranges by start (a new array) and finds the first two that overlap, for sources that
+ * take a list of ranges which must be disjoint. Empty ranges overlap nothing.
+ *
+ * @param ranges - valid byte ranges, in any order
+ * @returns the sorted ranges, and the first overlapping pair in that order if there is one
+ * @example
+ * ```ts
+ * sortedDisjoint([{ start: 5, end: 9 }, { start: 0, end: 6 }]).overlap;
+ * // [{ start: 0, end: 6 }, { start: 5, end: 9 }]
+ * ```
+ */
+export function sortedDisjoint(ranges: Iterable<ByteRange>): {
+  readonly sorted: ByteRange[];
+  readonly overlap: readonly [ByteRange, ByteRange] | undefined;
+} {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
+  let last: ByteRange | undefined;
+  for (const cur of sorted) {
+    if (cur.end === cur.start) continue;
+    if (last !== undefined && cur.start < last.end) return { sorted, overlap: [last, cur] };
+    if (last === undefined || cur.end > last.end) last = cur;
+  }
+  return { sorted, overlap: undefined };
+}
