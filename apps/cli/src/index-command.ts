@@ -1,0 +1,213 @@
+// `gosync index`: build an index (native, .zsync or .gosync), optionally with a block store
+// and a compressed artifact.
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BLOCK_STORE_MANIFEST_NAME, writeBlockStore } from '@gosync/blocksources';
+import { COMPRESSION_CODECS, LEVEL_RANGES, artifactLength, compressFile, encodeLayout, type CompressionCodec } from '@gosync/compress';
+import {
+  buildIndex,
+  defaultBlockSize,
+  encodeGosync,
+  encodeIndex,
+  encodeZsync,
+  isStrongHashName,
+  STRONG_HASH_NAMES,
+  type BlockIndex,
+  type BuildIndexOptions,
+} from '@gosync/index';
+import { ARTIFACT_EXTENSION, COMPRESS_ATTACHMENT } from './sources.js';
+import { EXIT_OK, EXIT_TEXT, UsageError, parseInteger, type CliIo } from './usage.js';
+
+export const INDEX_HELP: string = `gosync index <file> [options]
+
+Reads <file> once and writes its index: per block a weak rolling sum and a strong hash,
+plus the whole-file hash. Clients download the index first and fetch only missing blocks.
+
+Options:
+  -o, --output <path>     where to write (default: <file>.gsi, <file>.zsync or <file>.gosync)
+  -f, --format <format>   native (default; smallest, xxh128 + SHA-256)
+                          zsync  (readable by zsync 0.6.2: MD4, SHA-1, zsyncmake's sizes)
+                          gosync (go-sync's layout: MD5, full sums)
+  -b, --block-size <n>    block size in bytes. Default: 2048 below 100 MB, else 4096 (as
+                          zsyncmake), doubled for native files over 4 GiB to keep the index
+                          at most 2^20 blocks; gosync: the power of two at or above
+                          sqrt(file size). Smaller blocks fetch less, but the index grows.
+      --hash <name>       strong hash: ${STRONG_HASH_NAMES.join(', ')} (native only;
+                          zsync needs md4, gosync md5)
+      --full-hashes       keep whole digests with single-block matching instead of
+                          truncated strong hashes with two-block matching (native only)
+      --chunks            cut content-defined chunks instead of fixed blocks, so an insertion
+                          moves only nearby boundaries (native only)
+      --avg-size <n>      average chunk size with --chunks, a power of two (default 65536;
+                          chunks range from a quarter to four times it)
+  -u, --url <url>         a URL of the file, stored in the index (repeatable; may be relative
+                          to the index's own URL)
+      --store <dir>       also write a content-addressed block store of the file into <dir>
+                          (objects named by SHA-256, and manifest.gbs) for static hosts
+                          without Range support; its manifest's path relative to the index
+                          is added to the index's URLs, so clients use it without flags
+      --object-size <n>   bytes per store object (default 262144): smaller objects waste
+                          less around each change, larger ones need fewer requests
+      --compress <codec>  also write a compressed artifact of the file: zstd, brotli or gzip.
+                          Consecutive blocks are compressed in groups, each on its own; the
+                          index stores the compressed sizes (attachment "compress") and lists
+                          the artifact first among its URLs, so clients fetch the groups they
+                          need without flags (native format only)
+      --level <n>         compression level (zstd ${LEVEL_RANGES.zstd.join('–')}, default 3; brotli
+                          ${LEVEL_RANGES.brotli.join('–')}, default 5; gzip ${LEVEL_RANGES.gzip.join('–')}, default 6)
+      --group-size <n>    bytes per compressed group, a multiple of the block size (default:
+                          the most whole blocks in 4 KiB, at least one). Larger groups compress
+                          better, but a client lacking one block fetches its whole group
+      --artifact <path>   where to write the artifact (default: the index path with .gsz
+                          instead of .gsi)
+      --workers <n>       hashing threads (default: automatic; 0 = none)
+  -q, --quiet             no summary line
+  -h, --help              this help
+
+${EXIT_TEXT}
+`;
+
+/** The default bytes per compressed group of `gosync index --compress` (rounded down to whole blocks, at least one). */
+const DEFAULT_GROUP_SIZE = 4096;
+
+/** The checked `--compress`, `--level`, `--group-size` and `--artifact` options of `gosync index`. */
+function parseCompression(
+  values: { compress?: string | undefined; level?: string | undefined; 'group-size'?: string | undefined; artifact?: string | undefined; chunks?: boolean | undefined },
+  format: string,
+): { codec: CompressionCodec; level: number | undefined; groupSize: number | undefined } | undefined {
+  const codec = values.compress;
+  if (codec === undefined) {
+    for (const name of ['level', 'group-size', 'artifact'] as const) {
+      if (values[name] !== undefined) throw new UsageError(`--${name}: only with --compress`);
+    }
+    return undefined;
+  }
+  if (!(COMPRESSION_CODECS as readonly string[]).includes(codec)) {
+    throw new UsageError(`--compress: expected ${COMPRESSION_CODECS.join(', ')}, got ${JSON.stringify(codec)}`);
+  }
+  const c = codec as CompressionCodec;
+  if (format !== 'native') throw new UsageError(`--compress: only for the native format (the ${format} format cannot carry the compressed layout)`);
+  if (values.chunks === true) throw new UsageError('--compress: only with fixed blocks, not with --chunks');
+  const level = parseInteger('level', values.level);
+  const [low, high] = LEVEL_RANGES[c];
+  if (level !== undefined && (level < low || level > high)) throw new UsageError(`--level: ${c} levels are ${low}–${high}, got ${level}`);
+  const groupSize = parseInteger('group-size', values['group-size']);
+  if (groupSize === 0) throw new UsageError('--group-size: expected at least 1');
+  return { codec: c, level, groupSize };
+}
+
+export async function indexCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string', short: 'f', default: 'native' },
+      'block-size': { type: 'string', short: 'b' },
+      hash: { type: 'string' },
+      'full-hashes': { type: 'boolean', default: false },
+      chunks: { type: 'boolean', default: false },
+      'avg-size': { type: 'string' },
+      url: { type: 'string', short: 'u', multiple: true },
+      store: { type: 'string' },
+      'object-size': { type: 'string' },
+      compress: { type: 'string' },
+      level: { type: 'string' },
+      'group-size': { type: 'string' },
+      artifact: { type: 'string' },
+      workers: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout(INDEX_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(`index: expected one <file>, got ${positionals.length}`);
+  const file = positionals[0] as string;
+  const format = values.format;
+  if (format !== 'native' && format !== 'zsync' && format !== 'gosync') {
+    throw new UsageError(`--format: expected native, zsync or gosync, got ${JSON.stringify(format)}`);
+  }
+  const hash = values.hash;
+  if (hash !== undefined) {
+    if (!isStrongHashName(hash)) throw new UsageError(`--hash: expected one of ${STRONG_HASH_NAMES.join(', ')}, got ${JSON.stringify(hash)}`);
+    const needed = format === 'zsync' ? 'md4' : format === 'gosync' ? 'md5' : undefined;
+    if (needed !== undefined && hash !== needed) throw new UsageError(`--hash: the ${format} format needs ${needed}`);
+  }
+  if (values['full-hashes'] && format !== 'native') throw new UsageError('--full-hashes: only for the native format');
+  if (values.chunks && format !== 'native') throw new UsageError('--chunks: only for the native format');
+  if (values.chunks && values['block-size'] !== undefined) throw new UsageError('--chunks and --block-size exclude each other; use --avg-size');
+  if (!values.chunks && values['avg-size'] !== undefined) throw new UsageError('--avg-size: only with --chunks');
+  const avgSize = parseInteger('avg-size', values['avg-size']);
+  const blockSize = parseInteger('block-size', values['block-size']);
+  const workers = parseInteger('workers', values.workers);
+  const objectSize = parseInteger('object-size', values['object-size']);
+  if (objectSize !== undefined && values.store === undefined) throw new UsageError('--object-size: only with --store');
+  if (objectSize === 0) throw new UsageError('--object-size: expected at least 1');
+  const compress = parseCompression(values, format);
+  const extension = format === 'native' ? '.gsi' : `.${format}`;
+  const output = values.output ?? `${file}${extension}`;
+  const urls = [...(values.url ?? [])];
+  if (values.store !== undefined) {
+    await writeBlockStore(file, values.store, objectSize === undefined ? {} : { objectSize });
+    const manifest = relative(dirname(resolve(output)), join(resolve(values.store), BLOCK_STORE_MANIFEST_NAME)).split(sep).join('/');
+    if (!urls.includes(manifest)) urls.push(manifest);
+  }
+  const options: BuildIndexOptions = {
+    profile: format,
+    ...(blockSize === undefined ? {} : { blockSize }),
+    ...(workers === undefined ? {} : { workers }),
+    ...(hash === undefined ? {} : { strongHash: hash }),
+    ...(values['full-hashes'] ? { hashLengths: 'full' as const } : {}),
+    ...(values.chunks ? { kind: 'chunks' as const, chunking: avgSize === undefined ? {} : { avgSize } } : {}),
+    ...(urls.length === 0 ? {} : { metadata: { urls } }),
+  };
+  let index: BlockIndex;
+  let artifactNote = '';
+  if (compress === undefined) index = await buildIndex(file, options);
+  else {
+    // The block size is fixed first, so that hashing (worker threads) and compressing run at once.
+    const indexBlockSize = blockSize ?? defaultBlockSize((await stat(file)).size);
+    // Small groups by default: a client fetches whole groups, and on pairs with scattered changes
+    // fetching less outweighs the better ratio of larger groups (docs/benchmarks.md, issue 6).
+    const blocksPerGroup = compress.groupSize === undefined ? Math.max(1, Math.floor(DEFAULT_GROUP_SIZE / indexBlockSize)) : compress.groupSize / indexBlockSize;
+    if (!Number.isInteger(blocksPerGroup) || blocksPerGroup < 1) {
+      throw new UsageError(`--group-size: expected a multiple of the block size ${indexBlockSize}, got ${String(compress.groupSize)}`);
+    }
+    const artifact = values.artifact ?? `${output.endsWith('.gsi') ? output.slice(0, -'.gsi'.length) : output}${ARTIFACT_EXTENSION}`;
+    if (!artifact.endsWith(ARTIFACT_EXTENSION)) throw new UsageError(`--artifact: the name must end in ${ARTIFACT_EXTENSION} (clients recognise artifacts by it), got ${JSON.stringify(artifact)}`);
+    const [built, layout] = await Promise.all([
+      buildIndex(file, { ...options, blockSize: indexBlockSize }),
+      compressFile(file, artifact, {
+        codec: compress.codec,
+        blockSize: indexBlockSize,
+        ...(compress.level === undefined ? {} : { level: compress.level }),
+        blocksPerGroup,
+      }),
+    ]);
+    index = built;
+    const url = relative(dirname(resolve(output)), resolve(artifact)).split(sep).join('/');
+    const metaUrls = [url, ...(index.metadata.urls ?? []).filter((u) => u !== url)];
+    index = index.withMetadata({ ...index.metadata, urls: metaUrls, attachments: { ...index.metadata.attachments, [COMPRESS_ATTACHMENT]: encodeLayout(layout) } });
+    const size = artifactLength(layout);
+    artifactNote = `; ${layout.codec} ${layout.level} artifact ${artifact}, ${size} bytes (${index.fileLength === 0 ? 100 : ((100 * size) / index.fileLength).toFixed(1)} % of the file) in ${layout.sizes.length} groups of ${layout.groupSize} bytes`;
+  }
+  const bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
+  const temp = `${output}.tmp-${process.pid}`;
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, output);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+  if (!values.quiet) {
+    const cut = index.kind === 'chunks' ? `${index.count} chunks of at most ${index.blockSize} bytes` : `${index.count} blocks of ${index.blockSize} bytes`;
+    io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes${values.store === undefined ? '' : `; block store in ${values.store}`}${artifactNote}\n`);
+  }
+  return EXIT_OK;
+}
