@@ -4,6 +4,8 @@ import { infoCommand } from './info-command.js';
 import { serveCommand } from './serve-command.js';
 import { diffCommand, syncCommand } from './sync-command.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_TEXT, EXIT_USAGE, UsageError, type CliIo } from './usage.js';
+import { cliVersion } from './version.js';
+import { warmUp } from './warm-up.js';
 
 export { EXIT_ERROR, EXIT_OK, EXIT_USAGE } from './usage.js';
 export type { CliIo } from './usage.js';
@@ -20,6 +22,7 @@ Usage:
                                   show what a sync would reuse and fetch, without fetching
   gosync serve <dir> [--port N]   serve <dir> over HTTP with Range support, for trying things out
   gosync <command> --help         help for one command
+  gosync --version                print the version
 
 ${EXIT_TEXT}
 `;
@@ -37,11 +40,17 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       case 'info':
         return await infoCommand(rest, io);
       case 'sync':
+        warmUp();
         return await syncCommand(rest, io);
       case 'diff':
+        warmUp();
         return await diffCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
+      case '--version':
+      case '-V':
+        io.stdout(`gosync ${await cliVersion()} (Node ${process.version})\n`);
+        return EXIT_OK;
       case undefined:
       case 'help':
       case '--help':

@@ -4,7 +4,7 @@
 //
 // Run: pnpm --filter @gosync/cli bench [pair…]        (default: ts-adjacent ts-minor swc-large)
 //      GOSYNC_BENCH_RUNS=5 …                          (best of N runs, default 3)
-// Needs a build first (pnpm turbo run build): it runs apps/cli/dist/main.js.
+// Needs a build first (pnpm turbo run build): it runs apps/cli/dist/bundle/gosync.js (the bundled CLI).
 //
 // For each pair, a temporary directory served by nginx holds the new file, its .zsync made by
 // zsyncmake with its default block size (2048 below 100 MB, 4096 above in 0.6.2; the table
@@ -60,7 +60,7 @@ interface Command {
 }
 
 const root = resolve(import.meta.dirname, '../../..');
-const cli = join(root, 'apps/cli/dist/main.js');
+const cli = join(root, 'apps/cli/dist/bundle/gosync.js');
 const runs = Math.max(1, Number(process.env['GOSYNC_BENCH_RUNS'] ?? '3') || 3);
 const pairs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ts-adjacent', 'ts-minor', 'swc-large'];
 const profileFilter = process.env['GOSYNC_BENCH_PROFILES'];

@@ -1,6 +1,6 @@
 import { toHex } from '@gosync/core';
 import { describe, expect, it } from 'vitest';
-import { createStrongHasher, isStrongHashName, STRONG_HASH_NAMES, strongHashInfo } from './hashes.js';
+import { createStrongHasher, isStrongHashName, prepareStrongHashers, STRONG_HASH_NAMES, strongHashInfo } from './hashes.js';
 import { codeOf } from './test-helpers.js';
 
 const abc = new TextEncoder().encode('abc');
@@ -34,5 +34,26 @@ describe('strong hash registry', () => {
     expect(isStrongHashName('crc32')).toBe(false);
     expect(isStrongHashName('toString')).toBe(false);
     expect(codeOf(() => strongHashInfo('crc32'))).toBe('ERR_INDEX_UNKNOWN_FEATURE');
+  });
+
+  it('hands each prepared hasher out once: interleaved hashers stay independent', async () => {
+    prepareStrongHashers(['md4', 'xxh128'], 2);
+    const [a, b, c] = await Promise.all([createStrongHasher('md4'), createStrongHasher('md4'), createStrongHasher('md4')]);
+    // Were one instance handed out twice, these updates would mix into one digest.
+    a.init().update(abc.subarray(0, 1));
+    b.init().update(new TextEncoder().encode('message '));
+    c.init().update(abc);
+    a.update(abc.subarray(1));
+    b.update(new TextEncoder().encode('digest'));
+    expect(toHex(a.digest())).toBe('a448017aaf21d8525fc10ae87aa6729d');
+    expect(toHex(b.digest())).toBe('d9130a8164549fe818874806e1c7014b');
+    expect(toHex(c.digest())).toBe('a448017aaf21d8525fc10ae87aa6729d');
+    const x = await createStrongHasher('xxh128');
+    expect(x.name).toBe('xxh128');
+    expect(toHex(x.init().update(abc).digest())).toBe('06b05ab6733a618578af5f94892f3950');
+  });
+
+  it('rejects unknown names when preparing', () => {
+    expect(codeOf(() => { prepareStrongHashers(['crc32' as 'md4']); })).toBe('ERR_INDEX_UNKNOWN_FEATURE');
   });
 });

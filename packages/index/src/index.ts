@@ -7,7 +7,7 @@
  *   ({@link encodeZsync} / {@link decodeZsync}), go-sync's `.gosync`
  *   ({@link encodeGosync} / {@link decodeGosync}), and {@link decodeAnyIndex} by magic.
  * - {@link WeakSumTable}: weak sum → blocks, for the rolling scan.
- * - Strong hashes ({@link createStrongHasher}) and hash lengths ({@link zsyncHashLengths}).
+ * - Strong hashes ({@link createStrongHasher}, made ahead of time with {@link prepareStrongHashers}) and hash lengths ({@link zsyncHashLengths}).
  *
  * Every failure is an {@link IndexError} with a stable `ERR_INDEX_*` code.
  *
@@ -26,6 +26,7 @@ export type {
 } from './block-index.js';
 export {
   createStrongHasher,
+  prepareStrongHashers,
   isStrongHashName,
   STRONG_HASH_NAMES,
   strongHashInfo,

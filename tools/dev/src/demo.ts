@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusPair } from '@gosync/testkit/corpus';
 
-const cli = fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../../apps/cli/dist/bundle/gosync.js', import.meta.url));
 const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
 
 function gosync(args: string[]): Promise<string> {
