@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
 import type { RunningNginx } from '@gosync/testkit';
+import { startFaultServer, type FaultServer } from '@gosync/testkit/fault-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gosync } from './test-cli.js';
 
@@ -136,5 +137,91 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync over HTTP'))('gosync sy
     expect((await gosync([...base, '--limit-rate', 'fast'])).code).toBe(2);
     expect((await gosync([...base, '--timeout', '0'])).code).toBe(2);
     expect((await gosync([...base, '--source', 'ftp://host/file'])).code).toBe(2);
+  });
+});
+
+describe('gosync sync: the low-speed rule (--speed-limit, --speed-time)', { timeout: 60_000 }, () => {
+  // Two fault servers with the same files: `slow` drips every body 10 bytes per 100 ms, well
+  // inside --timeout 1, so only the low-speed rule (1 KiB/s over 1 s here) can end it.
+  let lsDir: string;
+  let slow: FaultServer;
+  let fast: FaultServer;
+  beforeAll(async () => {
+    lsDir = await mkdtemp(join(tmpdir(), 'gosync-low-speed-'));
+    await writeFile(join(lsDir, 'new.bin'), newBytes);
+    await writeFile(join(lsDir, 'old.bin'), old);
+    const built = await gosync(['index', join(lsDir, 'new.bin'), '-b', '2048', '-u', 'new.bin', '-q']);
+    expect(built.stderr).toBe('');
+    const index = await readFile(join(lsDir, 'new.bin.gsi'));
+    slow = await startFaultServer();
+    fast = await startFaultServer();
+    for (const server of [slow, fast]) {
+      server.setFile('/new.bin', newBytes);
+      server.setFile('/new.bin.gsi', index);
+    }
+    slow.setDefault({ kind: 'drip', intervalMs: 100, bytesPerTick: 10 });
+  }, 60_000);
+  afterAll(async () => {
+    await slow.close();
+    await fast.close();
+    await rm(lsDir, { recursive: true, force: true });
+  });
+
+  it('documents the options in --help', async () => {
+    const r = await gosync(['sync', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--speed-limit <r>/);
+    expect(r.stdout).toMatch(/--speed-time <s>/);
+  });
+
+  it('rejects bad values as usage errors, exit 2', async () => {
+    const base = ['sync', `${fast.url}/new.bin.gsi`, '-o', join(lsDir, 'never.bin')];
+    for (const bad of [
+      ['--speed-limit', 'slow'],
+      ['--speed-limit', '1.5x'],
+      ['--speed-time', '0'],
+      ['--speed-time', '2.5'],
+    ]) {
+      const r = await gosync([...base, ...bad]);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^gosync: usage: ${bad[0] ?? ''}: `));
+    }
+    expect(fast.requests).toBe(0);
+  });
+
+  it('leaves a mirror that drips for a healthy one and rebuilds the file byte-exact', async () => {
+    const out = join(lsDir, 'out.bin');
+    const r = await gosync([
+      'sync',
+      join(lsDir, 'new.bin.gsi'),
+      '-o',
+      out,
+      '--seed',
+      join(lsDir, 'old.bin'),
+      '--source',
+      `${slow.url}/new.bin`,
+      '--source',
+      `${fast.url}/new.bin`,
+      '--timeout',
+      '1',
+      '--speed-limit',
+      '1k',
+      '--speed-time',
+      '1',
+      '--json',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    expect((JSON.parse(r.stdout) as Record<string, number>)['retries']).toBeGreaterThanOrEqual(1);
+    expect(slow.log.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an index download that drips: exit 1 with ERR_CLI_INDEX_DOWNLOAD naming the URL and the speed', async () => {
+    slow.resetCounters();
+    const r = await gosync(['sync', `${slow.url}/new.bin.gsi`, '-o', join(lsDir, 'x.bin'), '--retries', '1', '--timeout', '1', '--speed-time', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gosync: ERR_CLI_INDEX_DOWNLOAD: .*after 2 attempts: GET .*\/new\.bin\.gsi: the body slowed to [\d.]+ B\/s over the last 1 s/);
+    expect(slow.requests).toBe(2);
   });
 });

@@ -1,4 +1,10 @@
-import { backoffDelay, parseRetryAfter } from '@gosync/blocksources';
+import {
+  DEFAULT_LOW_SPEED_BYTES_PER_SECOND,
+  DEFAULT_LOW_SPEED_SECONDS,
+  LowSpeedMeter,
+  backoffDelay,
+  parseRetryAfter,
+} from '@gosync/blocksources';
 import { GosyncError } from '@gosync/core';
 import { decodeAnyIndex, type BlockIndex, type IndexFormat } from '@gosync/index';
 import { request, type Dispatcher } from 'undici';
@@ -16,6 +22,14 @@ export interface DownloadIndexOptions {
   readonly retries?: number | undefined;
   /** Milliseconds to wait for headers, and between body chunks (default 30 000). */
   readonly timeout?: number | undefined;
+  /**
+   * The low-speed limit in bytes per second (default 1024; 0: off): a body that averages less
+   * over the last `lowSpeedSeconds` of waiting for the server is abandoned and retried, as by
+   * the HTTP sources of `@gosync/blocksources`.
+   */
+  readonly lowSpeedBytesPerSecond?: number | undefined;
+  /** The low-speed window in seconds (default 30; 0: off). */
+  readonly lowSpeedSeconds?: number | undefined;
   /** The largest index accepted, in bytes (default 512 MiB). */
   readonly maxBytes?: number | undefined;
   /** Extra request headers. */
@@ -36,6 +50,9 @@ export interface RemoteIndex {
   readonly requests: number;
 }
 
+/** A body that broke the low-speed rule (retried like a network failure). */
+class TooSlow extends Error {}
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
@@ -51,10 +68,10 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 /**
  * Downloads an index (.gsi, .zsync or .gosync) over HTTP(S) with redirects (at most 5), retries
- * with back-off and `Retry-After`, timeouts and a size limit, then decodes it.
+ * with back-off and `Retry-After`, timeouts, a low-speed rule and a size limit, then decodes it.
  *
  * @param url - the index URL
- * @param options - retries, timeout, size limit, abort signal
+ * @param options - retries, timeout, low-speed rule, size limit, abort signal
  * @returns the index and the final URL
  * @throws {@link RemoteIndexError} `ERR_CLI_INDEX_DOWNLOAD`; an `IndexError` for a malformed index
  */
@@ -62,6 +79,10 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
   const retries = options.retries ?? 5;
   const timeout = options.timeout ?? 30_000;
   const maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
+  const lowSpeed = {
+    bytesPerSecond: options.lowSpeedBytesPerSecond ?? DEFAULT_LOW_SPEED_BYTES_PER_SECOND,
+    seconds: options.lowSpeedSeconds ?? DEFAULT_LOW_SPEED_SECONDS,
+  };
   let requests = 0;
   let last = '';
   for (let attempt = 0; attempt <= retries; attempt++) {
@@ -96,7 +117,14 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
         }
         const chunks: Uint8Array[] = [];
         let size = 0;
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        const at = current;
+        const meter: LowSpeedMeter = new LowSpeedMeter({
+          ...lowSpeed,
+          onSlow: () => {
+            res.body.destroy(new TooSlow(`GET ${at}: ${meter.describe()}`));
+          },
+        });
+        for await (const chunk of meter.watch(res.body as AsyncIterable<Uint8Array>)) {
           size += chunk.length;
           if (size > maxBytes) {
             res.body.destroy();
@@ -111,7 +139,7 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
     } catch (e) {
       if (options.signal?.aborted === true) throw options.signal.reason;
       if (e instanceof GosyncError) throw e;
-      last = `GET ${current}: ${e instanceof Error ? e.message : String(e)}`;
+      last = e instanceof TooSlow ? e.message : `GET ${current}: ${e instanceof Error ? e.message : String(e)}`;
     }
     if (attempt < retries) await sleep(Math.min(retryAfter ?? backoffDelay(attempt + 1, 250, 8000), 60_000), options.signal);
   }

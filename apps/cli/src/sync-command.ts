@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '@gosync/core';
 import { readIndexFile, type BlockIndex } from '@gosync/index';
 import { Agent, type Dispatcher } from 'undici';
-import { downloadIndex } from './remote-index.js';
+import { downloadIndex, type DownloadIndexOptions } from './remote-index.js';
 import { COMPRESS_ATTACHMENT, openSources, resolveSources, type IndexLocation } from './sources.js';
 import { createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
 import { EXIT_OK, EXIT_TEXT, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
@@ -34,6 +34,12 @@ HTTP:
       --timeout <s>      seconds without response headers or body bytes before a request
                          is retried (default 30)
       --limit-rate <r>   the most bytes per second, e.g. 500k or 10M (default: unlimited)
+      --speed-limit <r>  retry (then try the next mirror) a response whose body averages
+                         fewer bytes per second than this over --speed-time seconds of waiting
+                         for the server, e.g. 500 or 2k (default 1k; 0: off); catches servers
+                         that drip bytes just fast enough to beat --timeout. Waits for
+                         --limit-rate do not count, so --limit-rate may be below it
+      --speed-time <s>   the window of --speed-limit, in whole seconds (default 30)
       --connections <n>  requests in flight at once (default 6)
 Output:
       --json             print a JSON summary on stdout instead of the summary line
@@ -87,7 +93,7 @@ function progressLine(io: CliIo, enabled: boolean): { onProgress: (e: ProgressEv
 /** Reads a local index, or downloads one from an http(s) URL. */
 async function loadIndex(
   where: string,
-  http: { retries?: number | undefined; timeout?: number | undefined; dispatcher?: Dispatcher | undefined },
+  http: Pick<DownloadIndexOptions, 'retries' | 'timeout' | 'lowSpeedBytesPerSecond' | 'lowSpeedSeconds' | 'dispatcher'>,
 ): Promise<{ index: BlockIndex; location: IndexLocation; bytes: number; requests: number }> {
   if (/^https?:\/\//i.test(where)) {
     const remote = await downloadIndex(where, http);
@@ -97,14 +103,21 @@ async function loadIndex(
   return { index, location: { path: where }, bytes: (await stat(where)).size, requests: 0 };
 }
 
-/** Parses `500k`, `10M`, `1.5G` (bytes per second, powers of 1024) or a plain number. */
-export function parseRate(value: string | undefined): number | undefined {
+/**
+ * Parses `500k`, `10M`, `1.5G` (bytes per second, powers of 1024) or a plain number.
+ *
+ * @param option - the option's name, for the usage error
+ * @param min - the smallest rate accepted (`--speed-limit` takes 0: off)
+ */
+export function parseRate(value: string | undefined, option = 'limit-rate', min = 1): number | undefined {
   if (value === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value);
   const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase()];
-  const rate = m === null || scale === undefined ? Number.NaN : Number(m[1]) * scale;
-  if (!Number.isFinite(rate) || rate < 1) throw new UsageError(`--limit-rate: expected bytes per second like 500k or 10M, got ${JSON.stringify(value)}`);
-  return Math.floor(rate);
+  const rate = m === null || scale === undefined ? Number.NaN : Math.floor(Number(m[1]) * scale);
+  if (!Number.isFinite(rate) || rate < min) {
+    throw new UsageError(`--${option}: expected bytes per second like 500k or 10M${min === 0 ? ' (0: off)' : ''}, got ${JSON.stringify(value)}`);
+  }
+  return rate;
 }
 
 function planSummary(plan: Plan): Record<string, number> {
@@ -133,6 +146,8 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
       retries: { type: 'string' },
       timeout: { type: 'string' },
       'limit-rate': { type: 'string' },
+      'speed-limit': { type: 'string' },
+      'speed-time': { type: 'string' },
       connections: { type: 'string' },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', short: 'q', default: false },
@@ -153,20 +168,41 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   const connections = parseInteger('connections', values.connections);
   if (connections === 0) throw new UsageError('--connections: expected at least 1');
   const rateLimit = parseRate(values['limit-rate']);
+  const lowSpeed = {
+    lowSpeedBytesPerSecond: parseRate(values['speed-limit'], 'speed-limit', 0),
+    lowSpeedSeconds: parseInteger('speed-time', values['speed-time']),
+  };
+  if (lowSpeed.lowSpeedSeconds === 0) throw new UsageError('--speed-time: expected at least 1 second (--speed-limit 0 turns the check off)');
   const timeout = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
   const started = performance.now();
   // One connection pool for the index and the blocks: the index's connection is reused.
   const dispatcher = new Agent({ connect: { timeout: 10_000 }, connections: connections ?? 6, keepAliveTimeout: 10_000 });
   try {
-    return await sync({ ...values, output: values.output }, positionals[0] as string, io, { retries, timeout, rateLimit, connections, workers, started, dispatcher });
+    return await sync({ ...values, output: values.output }, positionals[0] as string, io, {
+      retries,
+      timeout,
+      lowSpeed,
+      rateLimit,
+      connections,
+      workers,
+      started,
+      dispatcher,
+    });
   } finally {
     await dispatcher.close();
   }
 }
 
+/** The low-speed rule of `--speed-limit` and `--speed-time` (undefined: the library's default). */
+interface LowSpeed {
+  readonly lowSpeedBytesPerSecond: number | undefined;
+  readonly lowSpeedSeconds: number | undefined;
+}
+
 interface SyncSettings {
   readonly retries: number | undefined;
   readonly timeout: number | undefined;
+  readonly lowSpeed: LowSpeed;
   readonly rateLimit: number | undefined;
   readonly connections: number | undefined;
   readonly workers: number | undefined;
@@ -178,9 +214,9 @@ async function sync(
   values: { output: string; seed?: string[] | undefined; source?: string[] | undefined; 'no-resume'?: boolean; json?: boolean; quiet?: boolean },
   where: string,
   io: CliIo,
-  { retries, timeout, rateLimit, connections, workers, started, dispatcher }: SyncSettings,
+  { retries, timeout, lowSpeed, rateLimit, connections, workers, started, dispatcher }: SyncSettings,
 ): Promise<number> {
-  const loaded = await loadIndex(where, { retries, timeout, dispatcher });
+  const loaded = await loadIndex(where, { retries, timeout, ...lowSpeed, dispatcher });
   const { index } = loaded;
   const locations = resolveSources(values.source, index.metadata.urls ?? [], loaded.location);
   const source =
@@ -188,7 +224,7 @@ async function sync(
       ? undefined
       : openSources(locations, await createRangeVerifier(index), {
           retries: { count: retries },
-          timeouts: { firstByte: timeout, idle: timeout },
+          timeouts: { firstByte: timeout, idle: timeout, ...lowSpeed },
           rateLimit,
           maxInFlight: connections,
           dispatcher,

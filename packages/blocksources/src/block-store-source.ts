@@ -28,6 +28,7 @@ import { checkRanges } from './check-ranges.js';
 import { BlockSourceError, describeRange } from './errors.js';
 import {
   describeNetworkFailure,
+  lowSpeedMeter,
   numberOption,
   resolveRetries,
   resolveTimeouts,
@@ -100,6 +101,8 @@ interface GetOptions {
   readonly signal: AbortSignal;
   /** Ask caches for a fresh copy (a re-fetch after a bad digest). */
   readonly fresh: boolean;
+  /** What the file holds, for messages, e.g. ` (object 3, target bytes [12288, 16384))`. */
+  readonly label?: string;
 }
 
 /** Reads whole files of the store; `get` returns undefined for a file longer than `limit` bytes. */
@@ -277,7 +280,12 @@ class HttpTransport implements Transport {
         if (Number.isSafeInteger(declared) && declared > limit) return undefined;
         const chunks: Uint8Array[] = [];
         let length = 0;
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        const meter = lowSpeedMeter(
+          this.#timeouts,
+          res.body,
+          (what) => new Transient(new BlockSourceError('ERR_BLOCKSOURCE_TOO_SLOW', `${where}${options.label ?? ''}: ${what}`)),
+        );
+        for await (const chunk of meter.watch(res.body as AsyncIterable<Uint8Array>)) {
           this.#stats.bytesReceived += chunk.length;
           const take = Math.min(chunk.length, limit + 1 - length);
           chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
@@ -468,7 +476,7 @@ export class BlockStoreSource implements BlockSource {
    * @throws {@link BlockSourceError} `ERR_BLOCKSOURCE_INVALID_RANGE`, `…_OUT_OF_BOUNDS`,
    *   `…_VERIFY_FAILED` (an object failed its digest twice, or the verifier rejected a range),
    *   `…_HTTP_STATUS` (404 and other statuses that are not retried), `…_RETRIES_EXHAUSTED`
-   *   (whose `cause` is the last `…_TIMEOUT`, `…_IO` or `…_HTTP_STATUS`), `…_IO` (local
+   *   (whose `cause` is the last `…_TIMEOUT`, `…_TOO_SLOW`, `…_IO` or `…_HTTP_STATUS`), `…_IO` (local
    *   store), the manifest errors of {@link BlockStoreSource.manifest}, `…_CLOSED`; the abort
    *   reason unchanged on abort
    */
@@ -574,11 +582,15 @@ export class BlockStoreSource implements BlockSource {
   ): Promise<Uint8Array> {
     const path = objectPathOfHex(unit.hex);
     const where = this.#transport.locate(path);
+    const index = unit.indices[0] as number;
+    const start = index * manifest.objectSize;
+    const objectRange = { start, end: start + unit.length };
+    const label = ` (object ${index}, target bytes ${describeRange(objectRange)})`;
     let found = '';
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0) this.#stats.refetches++;
-      const bytes = await this.#withRetries(where, signal, () =>
-        this.#transport.get(path, unit.length, { signal, fresh: attempt > 0 }),
+      const bytes = await this.#withRetries(`${where}${label}`, signal, () =>
+        this.#transport.get(path, unit.length, { signal, fresh: attempt > 0, label }),
       );
       if (bytes?.length === unit.length) {
         const digest = createHash(manifest.hash).update(bytes).digest();
@@ -591,9 +603,6 @@ export class BlockStoreSource implements BlockSource {
         found = bytes === undefined ? `more than ${unit.length} bytes` : `${bytes.length} bytes`;
       }
     }
-    const index = unit.indices[0] as number;
-    const start = index * manifest.objectSize;
-    const objectRange = { start, end: start + unit.length };
     const needed = pieces.get(index)?.[0]?.slot.range ?? objectRange;
     throw new BlockSourceError(
       'ERR_BLOCKSOURCE_VERIFY_FAILED',

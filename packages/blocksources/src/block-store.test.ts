@@ -694,6 +694,52 @@ describe('BlockStoreSource over HTTP with faults', () => {
     server.fault(undefined);
   });
 
+  /** Objects answered with headers, then 10 bytes every 100 ms (inside the idle timeout), the first `times` times. */
+  function drip(times: number): Fault {
+    let n = 0;
+    return (req, res) => {
+      if (req.url?.startsWith('/objects/') !== true || n >= times) return false;
+      n++;
+      res.writeHead(200, { 'content-length': 4096 });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (sent < 4000) res.write(Buffer.alloc(10));
+        sent += 10;
+      }, 100);
+      res.on('close', () => {
+        clearInterval(timer);
+      });
+      return true;
+    };
+  }
+  const slowRule = { idle: 300, lowSpeedBytesPerSecond: 1024, lowSpeedSeconds: 1 };
+
+  it('retries an object that drips just inside the idle timeout, and gets it', async () => {
+    server.fault(drip(1));
+    const source = new BlockStoreSource({ url: server.url, manifest, ...quick, timeouts: slowRule });
+    const range = { start: 5000, end: 6000 };
+    expectRanges(await collect(source, [range]), [range], bytes);
+    expect(source.stats.retries).toBe(1);
+    await source.close();
+    server.fault(undefined);
+  });
+
+  it('gives up on an object that keeps dripping, naming its URL, target bytes and speed', async () => {
+    server.fault(drip(Infinity));
+    const source = new BlockStoreSource({ url: server.url, manifest, retries: { count: 2, baseDelay: 1 }, timeouts: slowRule });
+    const t0 = performance.now();
+    const bad = await failure(collect(source, [{ start: 5000, end: 6000 }]));
+    expect(bad.code).toBe('ERR_BLOCKSOURCE_RETRIES_EXHAUSTED');
+    expect(isGosyncError(bad.cause, 'ERR_BLOCKSOURCE_TOO_SLOW')).toBe(true);
+    expect(bad.message).toContain(`${server.url}${blockStoreObjectPath(manifest, 1)}`);
+    expect(bad.message).toContain('object 1, target bytes [4096, 8192)');
+    expect(bad.message).toMatch(/slowed to [\d.]+ B\/s over the last 1 s .*below the low-speed limit of 1024 B\/s/);
+    expect(source.stats.retries).toBe(2);
+    expect(performance.now() - t0).toBeLessThan(15_000); // did not hang
+    await source.close();
+    server.fault(undefined);
+  });
+
   it('follows a redirect and stops at a 404 naming the URL', async () => {
     server.fault((req, res) => {
       if (req.url?.startsWith('/old/') !== true) return false;

@@ -16,6 +16,12 @@ export type BlockSourceErrorCode =
   | 'ERR_BLOCKSOURCE_RANGES_UNSUPPORTED'
   /** Connecting, waiting for headers, or waiting for body bytes took too long. */
   | 'ERR_BLOCKSOURCE_TIMEOUT'
+  /**
+   * A response body averaged fewer bytes per second than the low-speed limit over its window
+   * (`timeouts.lowSpeedBytesPerSecond` and `timeouts.lowSpeedSeconds`); the message names the URL,
+   * the range or object, and the measured speed.
+   */
+  | 'ERR_BLOCKSOURCE_TOO_SLOW'
   /** The server's answer breaks HTTP: bad `Content-Range`, bad multipart body, short body. */
   | 'ERR_BLOCKSOURCE_PROTOCOL'
   /** The file changed on the server during the sync (new ETag or Last-Modified). */

@@ -1,7 +1,7 @@
 // The fault matrix: HttpSource against a server that misbehaves in every way a CDN or proxy can.
 // Each fault ends in byte-exact data or a typed error that names the status, URL and range;
 // none may hang (every test has a bound far below vitest's) or spin (request counts are bounded).
-import { isGosyncError } from '@gosync/core';
+import { bytesEqual, isGosyncError } from '@gosync/core';
 import { pseudoRandomBytes } from '@gosync/testkit';
 import { startFaultServer } from '@gosync/testkit/fault-server';
 import type { Fault, FaultServer } from '@gosync/testkit/fault-server';
@@ -256,5 +256,88 @@ describe('faults that must end in a typed error', () => {
     const t0 = performance.now();
     expect(await fetchError(source({ retries: { maxRetryAfter: 60_000 } }), ranges, controller.signal)).toBe(reason);
     expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+});
+
+describe('the low-speed rule (a body that drips just inside the idle timeout)', () => {
+  // A rule of 1 s so that the tests run in seconds; the whole-request timeout is far away, so
+  // only the rule can end a drip. The drips tick every 100 ms, well inside the 300 ms idle timeout.
+  const slowRule = { ...quick.timeouts, request: 60_000, lowSpeedBytesPerSecond: 1024, lowSpeedSeconds: 1 };
+  const drip: Fault = { kind: 'drip', intervalMs: 100, bytesPerTick: 10 };
+  beforeAll(() => {
+    server.setFile('/file.bin', file);
+  });
+
+  it('ends in a typed error naming the URL, the range and the speed, after the retries', async () => {
+    server.setDefault(drip);
+    const s = source({ maxInFlight: 1, timeouts: slowRule });
+    const t0 = performance.now();
+    const e = await fetchError(s, ranges.slice(0, 4));
+    expect(isGosyncError(e, 'ERR_BLOCKSOURCE_RETRIES_EXHAUSTED')).toBe(true);
+    expect(isGosyncError(e.cause, 'ERR_BLOCKSOURCE_TOO_SLOW')).toBe(true);
+    expect(e.message).toContain(url);
+    expect(e.message).toContain(`bytes=${ranges[0]?.start ?? 0}-`);
+    expect(e.message).toMatch(/\[\d+, \d+\)/);
+    expect(e.message).toMatch(/slowed to [\d.]+ B\/s over the last 1 s .*below the low-speed limit of 1024 B\/s/);
+    // 1 attempt + 3 retries, each ended by the rule.
+    expect(server.requests).toBe(4);
+    expect(s.stats.retries).toBe(3);
+    // Did not hang: four 1 s windows, not four request timeouts.
+    expect(performance.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('a fast start does not buy a drip its way: the window slides', async () => {
+    server.setDefault({ ...drip, afterBytes: 60_000 });
+    const e = await fetchError(source({ maxInFlight: 1, timeouts: slowRule, retries: { count: 0 } }), [{ start: 0, end: 200_000 }]);
+    expect(isGosyncError(e, 'ERR_BLOCKSOURCE_RETRIES_EXHAUSTED')).toBe(true);
+    expect(isGosyncError(e.cause, 'ERR_BLOCKSOURCE_TOO_SLOW')).toBe(true);
+    // Judged on the drip after the 60 000-byte burst, which alone would average far above the limit.
+    expect(e.message).toMatch(/\(60\d{3} bytes received\)/);
+  });
+
+  it('moves to a healthy mirror, which finishes the fetch byte-exact', async () => {
+    const other = await startFaultServer();
+    try {
+      other.setFile('/file.bin', file);
+      server.setDefault(drip);
+      const s = source({ urls: [url, `${other.url}/file.bin`], timeouts: slowRule });
+      await expectExact(s, ranges, file);
+      expect(s.stats.retries).toBeGreaterThanOrEqual(1);
+      expect(server.log.every((l) => l.fault === 'drip')).toBe(true);
+      expect(other.log.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('never fires on our own rate limit, even one far below the low-speed limit', async () => {
+    // 40 000 B/s on the wall clock, under a rule of 64 KiB/s over 0.5 s: the rule must see that
+    // the body was waiting for our limiter, not for the server.
+    const s = source({ rateLimit: 40_000, timeouts: { ...slowRule, lowSpeedBytesPerSecond: 64 * 1024, lowSpeedSeconds: 0.5 } });
+    await expectExact(s, [{ start: 0, end: 120_000 }], file);
+    expect(s.stats.retries).toBe(0);
+    expect(server.requests).toBe(1);
+  });
+
+  it('never fires on a slow consumer', async () => {
+    // The whole file in 4000-byte ranges (one request), taken by a consumer far slower than the
+    // rule's 16 MB/s, with room for one range between them: the body waits for the consumer.
+    const rule = { ...slowRule, lowSpeedBytesPerSecond: 16_000_000, lowSpeedSeconds: 0.3 };
+    const s = source({ maxInFlight: 1, maxBytesInFlight: 4000, timeouts: rule });
+    const all = Array.from({ length: SIZE / 4000 }, (_, i) => ({ start: i * 4000, end: (i + 1) * 4000 }));
+    let n = 0;
+    for await (const { range, data } of s.fetch(all)) {
+      expect(bytesEqual(data, file.subarray(range.start, range.end))).toBe(true);
+      n++;
+      await new Promise((resolve) => setTimeout(resolve, 4));
+    }
+    expect(n).toBe(all.length);
+    expect(s.stats.retries).toBe(0);
+  });
+
+  it('is off with lowSpeedBytesPerSecond 0, and checks its options', () => {
+    expect(() => source({ timeouts: { lowSpeedBytesPerSecond: -1 } })).toThrow(/lowSpeedBytesPerSecond/);
+    expect(() => source({ timeouts: { lowSpeedSeconds: Number.NaN } })).toThrow(/lowSpeedSeconds/);
+    expect(() => source({ timeouts: { lowSpeedBytesPerSecond: 0 } })).not.toThrow();
   });
 });

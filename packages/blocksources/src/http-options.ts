@@ -2,8 +2,19 @@
 // the small helpers around undici's answers and failures.
 import type { Dispatcher } from 'undici';
 import { BlockSourceError } from './errors.js';
+import { DEFAULT_LOW_SPEED_BYTES_PER_SECOND, DEFAULT_LOW_SPEED_SECONDS, LowSpeedMeter } from './low-speed.js';
 
-/** Timeouts of the HTTP sources ({@link HttpSource}, {@link BlockStoreSource}), in milliseconds. */
+/**
+ * Timeouts of the HTTP sources ({@link HttpSource}, {@link BlockStoreSource}), in milliseconds,
+ * and their low-speed rule (curl's `--speed-limit`/`--speed-time`): a response body that averages
+ * fewer than `lowSpeedBytesPerSecond` over the last `lowSpeedSeconds` of waiting is aborted and
+ * retried like a timeout (then the next mirror), failing at last with
+ * `ERR_BLOCKSOURCE_RETRIES_EXHAUSTED` whose cause is `ERR_BLOCKSOURCE_TOO_SLOW`. The rule catches
+ * a server that drips bytes just often enough to beat the `idle` timeout. Only time spent waiting
+ * for the server counts: time before the response headers (`firstByte` covers it), and time the
+ * source itself holds the body back (its `rateLimit`, a slow consumer), do not; so a `rateLimit`
+ * below `lowSpeedBytesPerSecond` is fine.
+ */
 export interface HttpTimeouts {
   /** Establishing a connection (default 10 000). */
   readonly connect?: number | undefined;
@@ -13,6 +24,19 @@ export interface HttpTimeouts {
   readonly idle?: number | undefined;
   /** A whole request, headers and body (default 600 000). */
   readonly request?: number | undefined;
+  /**
+   * The low-speed limit in bytes per second, per response body (default 1024; 0 turns the rule
+   * off). The default is far below any working link, and below the ~27 KiB/s that a full-size
+   * `HttpSource` request (16 MiB) already needs to beat the `request` timeout; with `maxInFlight`
+   * requests sharing a link, the rule asks the link for `maxInFlight` × this much.
+   */
+  readonly lowSpeedBytesPerSecond?: number | undefined;
+  /**
+   * The low-speed window in seconds, not milliseconds, as curl's `--speed-time` (default 30, the
+   * `idle` timeout: a drip just inside it is caught after about as long as a stall; 0 turns the
+   * rule off). A body shorter than this is never judged.
+   */
+  readonly lowSpeedSeconds?: number | undefined;
 }
 
 /** Retry policy of the HTTP sources ({@link HttpSource}, {@link BlockStoreSource}). */
@@ -66,7 +90,37 @@ export function resolveTimeouts(owner: string, t: HttpTimeouts = {}): ResolvedTi
     firstByte: numberOption(owner, 'timeouts.firstByte', t.firstByte, 30_000),
     idle: numberOption(owner, 'timeouts.idle', t.idle, 30_000),
     request: numberOption(owner, 'timeouts.request', t.request, 600_000),
+    lowSpeedBytesPerSecond: numberOption(
+      owner,
+      'timeouts.lowSpeedBytesPerSecond',
+      t.lowSpeedBytesPerSecond,
+      DEFAULT_LOW_SPEED_BYTES_PER_SECOND,
+      0,
+    ),
+    lowSpeedSeconds: numberOption(owner, 'timeouts.lowSpeedSeconds', t.lowSpeedSeconds, DEFAULT_LOW_SPEED_SECONDS, 0),
   };
+}
+
+/**
+ * A {@link LowSpeedMeter} with the timeouts' low-speed rule for one response body: when the body
+ * is too slow it is destroyed with the error `tooSlow` makes of the meter's words (the measured
+ * speed, the window and the limit), so the loop reading it throws that error.
+ *
+ * @internal
+ */
+export function lowSpeedMeter(
+  timeouts: ResolvedTimeouts,
+  body: { destroy(error?: Error): unknown },
+  tooSlow: (what: string) => Error,
+): LowSpeedMeter {
+  const meter: LowSpeedMeter = new LowSpeedMeter({
+    bytesPerSecond: timeouts.lowSpeedBytesPerSecond,
+    seconds: timeouts.lowSpeedSeconds,
+    onSlow: () => {
+      body.destroy(tooSlow(meter.describe()));
+    },
+  });
+  return meter;
 }
 
 /** The retry policy with its defaults, checked. @internal */

@@ -15,6 +15,7 @@ import { checkRanges } from './check-ranges.js';
 import { BlockSourceError, describeRange } from './errors.js';
 import {
   describeNetworkFailure,
+  lowSpeedMeter,
   numberOption,
   resolveRetries,
   resolveTimeouts,
@@ -74,7 +75,10 @@ export interface HttpSourceOptions extends HttpClientOptions {
   readonly bandwidth?: number | undefined;
   /** A `200` answer to a range request (default `'stream'`). */
   readonly wholeBody?: WholeBodyPolicy | undefined;
-  /** The most body bytes per second over all requests (default unlimited). */
+  /**
+   * The most body bytes per second over all requests (default unlimited). Its waits do not count
+   * against the low-speed rule ({@link HttpTimeouts.lowSpeedBytesPerSecond}), which may be higher.
+   */
   readonly rateLimit?: number | undefined;
   /** Progress of each fetch in bytes delivered, phase `'fetch'`. */
   readonly onProgress?: ProgressListener | undefined;
@@ -164,9 +168,10 @@ function rangeHeader(groups: readonly { range: ByteRange }[]): string {
  * A {@link BlockSource} over HTTP(S) range requests, built for CDNs and proxies that break:
  * a keep-alive undici pool with several requests in flight, adaptive multi-range requests with a
  * streaming, tolerant `multipart/byteranges` parser, gap merging by a measured cost model,
- * verification of every range with re-fetch from mirrors, timeouts, retries with full-jitter
- * back-off and `Retry-After`, redirects resolved once, `If-Range` change detection, a policy for
- * `200` answers, a rate limit, progress events and `AbortSignal`.
+ * verification of every range with re-fetch from mirrors, timeouts and a low-speed rule
+ * ({@link HttpTimeouts}), retries with full-jitter back-off and `Retry-After`, redirects resolved
+ * once, `If-Range` change detection, a policy for `200` answers, a rate limit, progress events
+ * and `AbortSignal`.
  *
  * @example
  * ```ts
@@ -303,8 +308,8 @@ export class HttpSource implements BlockSource {
    * @returns each requested range exactly once
    * @throws {@link BlockSourceError} `ERR_BLOCKSOURCE_INVALID_RANGE`, `…_OUT_OF_BOUNDS`,
    *   `…_RANGE_NOT_SATISFIABLE`, `…_VERIFY_FAILED`, `…_HTTP_STATUS`, `…_RANGES_UNSUPPORTED`,
-   *   `…_CHANGED`, `…_RETRIES_EXHAUSTED` (whose `cause` is the last `…_TIMEOUT`, `…_PROTOCOL`,
-   *   `…_IO` or `…_HTTP_STATUS`), `…_CLOSED`; the abort reason unchanged on abort
+   *   `…_CHANGED`, `…_RETRIES_EXHAUSTED` (whose `cause` is the last `…_TIMEOUT`, `…_TOO_SLOW`,
+   *   `…_PROTOCOL`, `…_IO` or `…_HTTP_STATUS`), `…_CLOSED`; the abort reason unchanged on abort
    */
   async *fetch(ranges: readonly ByteRange[], options: AbortOptions = {}): AsyncGenerator<RangeData> {
     const outer = options.signal;
@@ -510,7 +515,8 @@ export class HttpSource implements BlockSource {
       } catch (e) {
         if (e instanceof AttemptFailure || ctx.signal.aborted) throw e;
         if (e instanceof BlockSourceError) {
-          throw e.code === 'ERR_BLOCKSOURCE_PROTOCOL' ? new AttemptFailure(e, 'retry') : e;
+          const transient = e.code === 'ERR_BLOCKSOURCE_PROTOCOL' || e.code === 'ERR_BLOCKSOURCE_TOO_SLOW';
+          throw transient ? new AttemptFailure(e, 'retry') : e;
         }
         throw this.#networkFailure(e, ctx, timeout, where(status));
       } finally {
@@ -627,10 +633,20 @@ export class HttpSource implements BlockSource {
     await ctx.channel.push(item);
   }
 
-  async #body(res: Dispatcher.ResponseData, ctx: FetchContext, each: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+  /**
+   * Reads a response body chunk by chunk under the low-speed rule: the time `each` and the rate
+   * limiter take is ours, not the server's, and does not count (see {@link HttpTimeouts}).
+   */
+  async #body(
+    res: Dispatcher.ResponseData,
+    ctx: FetchContext,
+    where: string,
+    each: (chunk: Uint8Array) => Promise<void>,
+  ): Promise<void> {
     const started = performance.now();
     let bytes = 0;
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    const meter = lowSpeedMeter(this.#timeouts, res.body, (what) => new BlockSourceError('ERR_BLOCKSOURCE_TOO_SLOW', `${where}: ${what}`));
+    for await (const chunk of meter.watch(res.body as AsyncIterable<Uint8Array>)) {
       bytes += chunk.length;
       this.#stats.bytesReceived += chunk.length;
       if (this.#limiter !== undefined) await this.#limiter.take(chunk.length, ctx.signal);
@@ -685,7 +701,7 @@ export class HttpSource implements BlockSource {
     let parts = 0;
     if (boundary !== undefined) {
       const parser = new MultipartByterangesParser(boundary);
-      await this.#body(res, ctx, async (chunk) => {
+      await this.#body(res, ctx, where, async (chunk) => {
         for (const event of parser.push(chunk)) {
           if (event.type === 'part') {
             accept(event.range.start, event.range.end, event.range.total);
@@ -708,7 +724,7 @@ export class HttpSource implements BlockSource {
       accept(cr.start, cr.end, cr.total);
       parts = 1;
       let offset = cr.start;
-      await this.#body(res, ctx, async (chunk) => {
+      await this.#body(res, ctx, where, async (chunk) => {
         if (offset + chunk.length > cr.end) {
           throw new BlockSourceError(
             'ERR_BLOCKSOURCE_PROTOCOL',
@@ -794,7 +810,7 @@ export class HttpSource implements BlockSource {
     ctx.whole = whole;
     try {
       let offset = 0;
-      await this.#body(res, ctx, async (chunk) => {
+      await this.#body(res, ctx, where, async (chunk) => {
         const items = assembler.write(offset, chunk);
         offset += chunk.length;
         for (const item of items) await this.#deliver(item, job, ctx, where);

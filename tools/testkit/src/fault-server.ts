@@ -27,8 +27,12 @@ export type Fault =
   | { readonly kind: 'wrong-content-range'; readonly by: number }
   /** Answer this status (429, 503, 404, 403, 500, …) with an optional `Retry-After`. */
   | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string }
-  /** Send the body `bytesPerTick` bytes every `intervalMs`. */
-  | { readonly kind: 'drip'; readonly intervalMs: number; readonly bytesPerTick: number }
+  /**
+   * Send the first `afterBytes` body bytes at once (default none), then `bytesPerTick` bytes every
+   * `intervalMs`. With `intervalMs` below a client's idle timeout the drip never trips it: only a
+   * low-speed rule (a minimum average over a window) or the whole-request timeout ends it.
+   */
+  | { readonly kind: 'drip'; readonly intervalMs: number; readonly bytesPerTick: number; readonly afterBytes?: number }
   /** Never send the response headers (the socket stays open until the server closes). */
   | { readonly kind: 'stall' }
   /** Redirect (302 unless given) to `location` (a path or a URL). */
@@ -159,7 +163,14 @@ export async function startFaultServer(): Promise<FaultServer> {
       return;
     }
     if (fault?.kind === 'drip') {
-      let at = 0;
+      let at = Math.min(body.length, Math.max(0, fault.afterBytes ?? 0));
+      const later = (): void => {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          tick();
+        }, fault.intervalMs);
+        timers.add(t);
+      };
       const tick = (): void => {
         if (res.destroyed) return;
         const next = Math.min(body.length, at + fault.bytesPerTick);
@@ -169,13 +180,15 @@ export async function startFaultServer(): Promise<FaultServer> {
           res.end();
           return;
         }
-        const t = setTimeout(() => {
-          timers.delete(t);
-          tick();
-        }, fault.intervalMs);
-        timers.add(t);
+        later();
       };
-      tick();
+      if (at === 0) tick();
+      else {
+        // The burst, then the first drip one interval later.
+        res.write(body.subarray(0, at));
+        if (at >= body.length) res.end();
+        else later();
+      }
       return;
     }
     res.end(body);
