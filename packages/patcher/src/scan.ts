@@ -317,6 +317,8 @@ async function scanPairs(
   let base = 0; // stream offset (relative to `from`) of buffer[0]
   let x = 0; // the next window to look at, relative to buffer[0]
   let carry = new Uint8Array(0);
+  // Positions (relative to the slice) of the windows whose pair key passes the filter's first bit.
+  const candidates = new Int32Array(slice);
   // Looks at the windows from x up to `limit` (inclusive) of buffer[0, end).
   const examine = (limit: number, end: number): void => {
     while (x <= limit) {
@@ -326,26 +328,52 @@ async function scanPairs(
       const n = Math.min(end - w + 1, last + w + 1) - s0;
       rollingSums(buffer.subarray(s0, s0 + n + w - 1), w, sums);
       onSums(buffer, sums, s0, n);
-      let runEnd = afterRun() - base;
       // Windows up to `paired` have a window one block further within these sums.
       const paired = Math.min(last, s0 + n - w - 1);
+      // The hot loop, once per byte of the seed, kept free of calls and branches that depend on
+      // matches: the pair key and the filter's first bit (pairKey and WeakSumFilter.has,
+      // inlined). The few windows that pass are looked at in order below.
+      let count = 0;
+      for (let i = 0, m = paired - s0; i <= m; i++) {
+        const s2 = ((sums[i + w] as number) & mask) >>> 0;
+        const key = (((sums[i] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0;
+        const h = Math.imul(key, GOLDEN) >>> shift;
+        if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) candidates[count++] = i;
+      }
+      let c = 0;
+      let runEnd = afterRun() - base;
       while (x <= last) {
-        if (x <= paired && x !== runEnd) {
-          // The hot loop, once per byte of the seed: the pair key and the filter's first bit,
-          // inlined (pairKey and WeakSumFilter.has).
-          const s2 = ((sums[x + w - s0] as number) & mask) >>> 0;
-          const key = ((((sums[x - s0] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0);
-          const h = Math.imul(key, GOLDEN) >>> shift;
-          if (((words[h >>> 5] as number) & (1 << (h & 31))) === 0 || !pairs.hasSecond(key)) {
-            x++;
+        while (c < count && (candidates[c] as number) + s0 < x) c++;
+        const next = c < count ? (candidates[c] as number) + s0 : paired + 1;
+        let at: number;
+        if (runEnd >= x && runEnd <= paired && runEnd <= next) {
+          // The window right after a matched run: its own sum decides (its predecessor confirms it).
+          at = runEnd;
+          if (!single.has(sums[at - s0] as number)) {
+            x = at + 1;
             continue;
           }
-        } else if (!single.has(sums[x - s0] as number)) {
-          x++;
-          continue;
+        } else if (next <= paired) {
+          at = next;
+          const s2 = ((sums[at + w - s0] as number) & mask) >>> 0;
+          if (!pairs.hasSecond((((sums[at - s0] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0)) {
+            x = at + 1;
+            continue;
+          }
+        } else {
+          // The last windows of the seed have no window one block further: their own sums decide.
+          at = Math.max(x, paired + 1);
+          if (at > last) {
+            x = at;
+            break;
+          }
+          if (!single.has(sums[at - s0] as number)) {
+            x = at + 1;
+            continue;
+          }
         }
-        const advance = onHit(base + x, (sums[x - s0] as number) >>> 0, buffer, x, end);
-        x += advance > 0 ? advance : 1;
+        const advance = onHit(base + at, (sums[at - s0] as number) >>> 0, buffer, at, end);
+        x = at + (advance > 0 ? advance : 1);
         runEnd = afterRun() - base;
       }
     }

@@ -61,15 +61,39 @@ export class SeedReader {
   }
 
   /**
-   * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to 1 MiB
-   * (a reused buffer for files).
+   * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to 4 MiB.
+   * For files, the next piece is read while the caller works on this one, into the other of two
+   * reused buffers: a piece stays valid until the caller asks for the one after it.
    */
   async *pieces(signal?: AbortSignal, from = 0, to: number = this.length): AsyncIterable<Uint8Array> {
-    const buffer = this.#bytes === undefined ? new Uint8Array(PIECE) : undefined;
     const end = Math.min(to, this.length);
-    for (let offset = from; offset < end; offset += PIECE) {
-      throwIfAborted(signal);
-      yield await this.read(offset, Math.min(PIECE, end - offset), buffer);
+    if (this.#bytes !== undefined) {
+      for (let offset = from; offset < end; offset += PIECE) {
+        throwIfAborted(signal);
+        yield this.#bytes.subarray(offset, Math.min(end, offset + PIECE));
+      }
+      return;
+    }
+    if (from >= end) return;
+    const buffers = [new Uint8Array(Math.min(PIECE, end - from)), new Uint8Array(Math.min(PIECE, end - from))] as const;
+    const readAt = (offset: number, i: number): Promise<Uint8Array> => {
+      const read = this.read(offset, Math.min(PIECE, end - offset), buffers[i & 1]);
+      // Handled here too, so that a failure while the caller is busy is not an unhandled
+      // rejection; the caller still gets it when it awaits this piece.
+      read.catch(() => undefined);
+      return read;
+    };
+    let next: Promise<Uint8Array> | undefined = readAt(from, 0);
+    try {
+      for (let offset = from, i = 0; next !== undefined; offset += PIECE, i++) {
+        const piece: Uint8Array = await next;
+        next = offset + PIECE < end ? readAt(offset + PIECE, i + 1) : undefined;
+        throwIfAborted(signal);
+        yield piece;
+      }
+    } finally {
+      // Stopped early (an abort, an error, a break): let the read in flight settle, unobserved.
+      await next?.then(() => undefined, () => undefined);
     }
   }
 

@@ -1,0 +1,81 @@
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SeedReader } from './seed-reader.js';
+import { pseudoRandom } from './test-support.js';
+
+const MiB = 1 << 20;
+
+describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
+  let dir: string;
+  const bytes = pseudoRandom(10 * MiB + 12345, 7);
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gosync-seed-reader-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('yields [from, to) in order, each piece intact when it is yielded', async () => {
+    const path = join(dir, 'seed');
+    await writeFile(path, bytes);
+    const reader = await SeedReader.open(path, 0);
+    try {
+      for (const [from, to] of [[0, bytes.length], [1, 4 * MiB + 1], [4 * MiB - 3, 9 * MiB + 5], [7, 7], [bytes.length - 10, bytes.length + 100]] as const) {
+        const want = bytes.subarray(from, Math.min(to, bytes.length));
+        let at = 0;
+        for await (const piece of reader.pieces(undefined, from, to)) {
+          // Compared before asking for the next piece, which may reuse a buffer.
+          expect(Buffer.compare(piece, want.subarray(at, at + piece.length)), `piece at ${from + at}`).toBe(0);
+          at += piece.length;
+        }
+        expect(at).toBe(want.length);
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('a seed cut short while reading fails with ERR_PATCHER_SEED naming where it ended', async () => {
+    const path = join(dir, 'shrinking');
+    await writeFile(path, bytes);
+    const reader = await SeedReader.open(path, 0);
+    await truncate(path, 5 * MiB);
+    try {
+      const seen: number[] = [];
+      const run = async (): Promise<void> => {
+        for await (const piece of reader.pieces()) seen.push(piece.length);
+      };
+      await expect(run()).rejects.toMatchObject({ code: 'ERR_PATCHER_SEED', message: expect.stringContaining(`ended at ${5 * MiB}`) as unknown });
+      expect(seen).toEqual([4 * MiB]);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('stopping early while the next read fails leaves nothing unhandled', async () => {
+    const path = join(dir, 'early');
+    await writeFile(path, bytes);
+    const reader = await SeedReader.open(path, 0);
+    await truncate(path, 5 * MiB);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => {
+      unhandled.push(e);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for await (const piece of reader.pieces()) {
+        expect(piece.length).toBe(4 * MiB);
+        // The read of the second piece fails while this one is being looked at.
+        await new Promise((r) => setTimeout(r, 50));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await reader.close();
+    }
+  });
+});
