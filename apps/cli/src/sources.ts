@@ -118,8 +118,9 @@ export function openSources(
         url: location.slice(0, -BLOCK_STORE_MANIFEST_NAME.length),
         verifier,
         retries: http.retries,
-        timeouts: { firstByte: http.timeouts?.firstByte, idle: http.timeouts?.idle },
+        timeouts: http.timeouts,
         maxInFlight: http.maxInFlight,
+        dispatcher: http.dispatcher,
       });
       stores.push(store);
       sources.push(store);
