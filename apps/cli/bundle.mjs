@@ -1,6 +1,7 @@
 // Bundles the built CLI (dist/main.js) and the worker scripts it starts into dist/bundle/, one
-// ESM file each: `gosync.js` (the `gosync` bin), `scan-worker.js` (@gosync/patcher's parallel
-// scan) and `hash-worker.js` (@gosync/index's parallel hashing).
+// ESM file each: `gosync.js` (the `gosync` bin), `scan-worker.js` and `verify-worker.js`
+// (@gosync/patcher's parallel scan and output hashing) and `hash-worker.js` (@gosync/index's
+// parallel hashing).
 //
 // Why: Node loads one file much faster than a tree of ES modules. The unbundled CLI spends
 // about 0.2 s resolving and linking ~150 modules (undici alone ~0.1 s) before it does
@@ -24,6 +25,7 @@ await build({
   entryPoints: {
     gosync: join(here, 'dist', 'main.js'),
     'scan-worker': join(packageDist('@gosync/patcher'), 'scan-worker.js'),
+    'verify-worker': join(packageDist('@gosync/patcher'), 'verify-worker.js'),
     'hash-worker': join(packageDist('@gosync/index'), 'hash-worker.js'),
   },
   outdir: join(here, 'dist', 'bundle'),

@@ -1,9 +1,10 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { BlockIndex, BlockIndexInit } from '@gosync/index';
 import { PatcherError } from './errors.js';
 import { Matches } from './matches.js';
 import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanReply } from './scan-worker.js';
+import { startPatcherWorker } from './worker-start.js';
 
 function initOf(index: BlockIndex): BlockIndexInit {
   return {
@@ -22,16 +23,6 @@ function initOf(index: BlockIndex): BlockIndexInit {
     fileHashes: index.fileHashes,
     metadata: index.metadata,
   };
-}
-
-function startWorker(): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Running from the TypeScript sources (tests): load the worker through tsx's loader.
-    const url = new URL('./scan-worker.ts', here).href;
-    return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url)}); });`, { eval: true });
-  }
-  return new Worker(new URL('./scan-worker.js', here));
 }
 
 /**
@@ -72,7 +63,7 @@ export async function scanInParallel(
       const from = i * sectionLength;
       const to = Math.min(seedLength, from + sectionLength);
       if (from >= to) break;
-      const thread = startWorker();
+      const thread = startPatcherWorker('scan-worker');
       threads.push(thread);
       jobs.push(
         new Promise<void>((resolve, reject) => {

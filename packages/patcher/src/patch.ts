@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { throwIfAborted, type AbortOptions, type BlockSource, type ProgressListener } from '@gosync/core';
@@ -7,10 +6,12 @@ import { BlockCheck } from './block-check.js';
 import { PatcherError } from './errors.js';
 import { Matches } from './matches.js';
 import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
+import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
 import { scanInParallel } from './parallel-scan.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
+import { WrittenFrontier } from './written-frontier.js';
 
 const COPY_BUFFER = 4 << 20;
 const DEFAULT_MAX_FETCH_RANGE = 1 << 20;
@@ -183,6 +184,7 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
   const resumeFile = options.resume === false ? undefined : await takeResumeFile(output);
   const readers = await openSeeds(resumeFile === undefined ? options.seeds : [...options.seeds, resumeFile]);
   let out: OutputFile | undefined;
+  let hasher: OutputHasher | undefined;
   try {
     const check = await BlockCheck.create(index);
     const plan = makePlan(index, await scanAll(index, readers, check, options), maxFetchRange);
@@ -194,6 +196,12 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
     }
     out = await OutputFile.create(output, index.fileLength);
     const buffer = new Uint8Array(Math.min(COPY_BUFFER, Math.max(1, index.fileLength)));
+    // The whole-file hashes are computed as the written prefix grows, not after the last write.
+    hasher = index.fileHashes.length === 0 ? undefined : createOutputHasher(out, index.fileHashes.map((h) => h.algorithm), index.fileLength);
+    const frontier = new WrittenFrontier();
+    const onWritten = (start: number, end: number): void => {
+      hasher?.advance(frontier.mark(start, end));
+    };
 
     let written = 0;
     // Copying from the seeds and fetching run at once (they write disjoint parts of the output):
@@ -206,6 +214,7 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
         throwIfAborted(local);
         const n = Math.min(buffer.length, length - done);
         await (out as OutputFile).write(await read(from + done, n), to + done);
+        onWritten(to + done, to + done + n);
         done += n;
         written += n;
         onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
@@ -218,7 +227,7 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
         await copy((offset, n) => reader.read(offset, n, buffer), op.from, op.to, op.length);
       }
     })();
-    const fetching = fetchInto(index, plan, out, check, { ...options, signal: local });
+    const fetching = fetchInto(index, plan, out, check, { ...options, signal: local }, onWritten);
     const settled = await Promise.allSettled([copying.catch(stopOn(stop)), fetching.catch(stopOn(stop))]);
     for (const s of settled) if (s.status === 'rejected') throw signal?.aborted === true ? signal.reason : s.reason;
     const fetched = (settled[1] as PromiseFulfilledResult<number>).value;
@@ -229,12 +238,13 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
       await copy((offset, n) => (out as OutputFile).read(offset, n, buffer), op.from, op.to, op.length);
     }
     await out.sync();
-    await verifyOutput(index, out, check, buffer, options);
+    await verifyOutput(index, out, check, options, hasher);
     await out.commit(index.metadata.mtime);
     out = undefined;
     if (resumeFile !== undefined) await removeFile(resumeFile);
     return { plan, output, fetchedBytes: fetched, requests: plan.fetchRanges.length, resumed: resumeFile !== undefined };
   } finally {
+    await hasher?.close();
     await out?.close();
     await Promise.all(readers.map((r) => r.close()));
   }
@@ -248,7 +258,14 @@ function stopOn(stop: AbortController): (error: unknown) => never {
   };
 }
 
-async function fetchInto(index: BlockIndex, plan: Plan, out: OutputFile, check: BlockCheck, options: PatchOptions): Promise<number> {
+async function fetchInto(
+  index: BlockIndex,
+  plan: Plan,
+  out: OutputFile,
+  check: BlockCheck,
+  options: PatchOptions,
+  onWritten: (start: number, end: number) => void,
+): Promise<number> {
   const source = options.source;
   if (source === undefined || plan.fetchRanges.length === 0) return 0;
   const pending = new Map<number, number>();
@@ -273,6 +290,7 @@ async function fetchInto(index: BlockIndex, plan: Plan, out: OutputFile, check: 
     }
     pending.delete(range.start);
     await out.write(data, range.start);
+    onWritten(range.start, range.end);
     fetched += data.length;
     options.onProgress?.({ phase: 'fetch', done: fetched, total: plan.fetchBytes });
   }
@@ -286,15 +304,21 @@ async function fetchInto(index: BlockIndex, plan: Plan, out: OutputFile, check: 
   return fetched;
 }
 
-async function verifyOutput(index: BlockIndex, out: OutputFile, check: BlockCheck, buffer: Uint8Array, options: PatchOptions): Promise<void> {
+async function verifyOutput(
+  index: BlockIndex,
+  out: OutputFile,
+  check: BlockCheck,
+  options: PatchOptions,
+  hasher: OutputHasher | undefined,
+): Promise<void> {
   const handle = await open(out.path, 'r');
   try {
     const size = (await handle.stat()).size;
     if (size !== index.fileLength) {
       throw new PatcherError('ERR_PATCHER_VERIFY_FAILED', `${out.path} has ${size} bytes, the index says ${index.fileLength}`);
     }
-    const hashes = index.fileHashes.map((h) => ({ expected: h.digest, algorithm: h.algorithm, hash: createHash(h.algorithm) }));
-    if (hashes.length === 0) {
+    options.onProgress?.({ phase: 'verify', done: 0, total: size });
+    if (hasher === undefined) {
       // No file hash (go-sync's format): check every block instead.
       const blockBuffer = new Uint8Array(index.blockSize);
       for (let block = 0; block < index.count; block++) {
@@ -307,26 +331,19 @@ async function verifyOutput(index: BlockIndex, out: OutputFile, check: BlockChec
         }
         options.onProgress?.({ phase: 'verify', done: start + length, total: size });
       }
+      return;
     }
-    for (let offset = 0; hashes.length > 0 && offset < size; ) {
-      throwIfAborted(options.signal);
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - offset), offset);
-      if (bytesRead === 0) {
-        throw new PatcherError('ERR_PATCHER_VERIFY_FAILED', `${out.path} ended at ${offset} while being checked, expected ${size} bytes`);
-      }
-      for (const h of hashes) h.hash.update(buffer.subarray(0, bytesRead));
-      offset += bytesRead;
-      options.onProgress?.({ phase: 'verify', done: offset, total: size });
-    }
-    for (const h of hashes) {
-      const actual = new Uint8Array(h.hash.digest());
-      if (!Buffer.from(actual).equals(Buffer.from(h.expected))) {
+    const digests = await hasher.digests(size, options.signal);
+    options.onProgress?.({ phase: 'verify', done: size, total: size });
+    index.fileHashes.forEach((h, i) => {
+      const actual = digests[i] as Uint8Array;
+      if (!Buffer.from(actual).equals(Buffer.from(h.digest))) {
         throw new PatcherError(
           'ERR_PATCHER_VERIFY_FAILED',
-          `${out.path}: ${h.algorithm} is ${Buffer.from(actual).toString('hex')}, the index says ${Buffer.from(h.expected).toString('hex')}`,
+          `${out.path}: ${h.algorithm} is ${Buffer.from(actual).toString('hex')}, the index says ${Buffer.from(h.digest).toString('hex')}`,
         );
       }
-    }
+    });
   } finally {
     await handle.close();
   }
