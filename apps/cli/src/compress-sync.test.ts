@@ -1,10 +1,10 @@
 // `gosync index --compress` and `gosync sync` over a real nginx on 127.0.0.1: the index carries the
 // layout of a compressed artifact (.gsz) and lists it first, and the client fetches compressed
 // groups with no further flags.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMPRESSION_CODECS, decodeLayout, groupArtifactRange } from '@gosync/compress';
+import { COMPRESSION_CODECS, DEFAULT_LEVELS, decodeLayout, defaultGroupSize, groupArtifactRange } from '@gosync/compress';
 import { readIndexFile } from '@gosync/index';
 import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
 import type { RunningNginx } from '@gosync/testkit';
@@ -149,5 +149,36 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     const noLayout = await gosync(['sync', `${file}.gsi`, '-o', join(seedDir, 'y.bin'), '--source', `${nginx.url}/zstd/new.bin.gsz`]);
     expect(noLayout.code).toBe(2);
     expect(noLayout.stderr).toMatch(/zstd\/new\.bin\.gsz: a compressed artifact \(\.gsz\), but the index has no "compress" attachment/);
+  });
+});
+
+describe('gosync index --compress defaults', { timeout: 60_000 }, () => {
+  it('the group grows with the file size (defaultGroupSize) and zstd runs at its default level', async () => {
+    const local = await mkdtemp(join(tmpdir(), 'gosync-compress-defaults-'));
+    try {
+      // 40 MiB, mostly a hole: above 32 MiB the rule doubles the group to 8 KiB.
+      const file = join(local, 'big.bin');
+      await writeFile(file, text(100_000, 41));
+      await truncate(file, 40 * 2 ** 20);
+      const built = await gosync(['index', file, '--compress', 'zstd']);
+      expect(built.stderr).toBe('');
+      expect(built.code).toBe(0);
+      expect(defaultGroupSize(40 * 2 ** 20, 2048)).toBe(8192);
+      expect(built.stdout).toMatch(new RegExp(`blocks of 2048 bytes, .*; zstd ${DEFAULT_LEVELS.zstd} artifact .*big\\.bin\\.gsz, \\d+ bytes .* in 5120 groups of 8192 bytes`));
+      const { index } = await readIndexFile(`${file}.gsi`);
+      const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
+      expect(layout).toMatchObject({ codec: 'zstd', level: 6, blockSize: 2048, groupSize: 8192, length: 40 * 2 ** 20 });
+      const out = join(local, 'out.bin');
+      await rm(file); // the artifact alone rebuilds it
+      const r = await gosync(['sync', `${file}.gsi`, '-o', out, '--source', join(local, 'big.bin.gsz'), '-q']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const rebuilt = await readFile(out);
+      expect(rebuilt.length).toBe(40 * 2 ** 20);
+      expect(rebuilt.subarray(0, 100_000).equals(text(100_000, 41))).toBe(true);
+      expect(rebuilt.subarray(100_000).every((b) => b === 0)).toBe(true);
+    } finally {
+      await rm(local, { recursive: true, force: true });
+    }
   });
 });

@@ -32,6 +32,7 @@ export {
 } from './layout.js';
 export type { CompressedLayout, DecodeLayoutOptions, LayoutDictionary, LayoutSpan } from './layout.js';
 export { compressFile } from './compress-file.js';
+export { defaultGroupSize } from './group-size.js';
 export type { CompressFileOptions } from './compress-file.js';
 export { CompressedSource } from './compressed-source.js';
 export type { CompressedSourceOptions } from './compressed-source.js';
