@@ -3,7 +3,8 @@
 // (@gosync/patcher's parallel scan and output hashing) and `hash-worker.js` (@gosync/index's
 // parallel hashing).
 //
-// Why: Node loads one file much faster than a tree of ES modules. The unbundled CLI spends
+// Why: Node loads one file much faster than a tree of ES modules, and the bundle loads only
+// the parts of undici it uses (undici-lite.cjs). The unbundled CLI spends
 // about 0.2 s resolving and linking ~150 modules (undici alone ~0.1 s) before it does
 // anything; the bundle starts in about a third of that, which is most of a small sync's wall
 // time on a fast link (docs/benchmarks.md § Start-up).
@@ -36,6 +37,9 @@ await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
+  // Only Agent and request of undici, not its whole entry (see undici-lite.cjs). An exact match:
+  // the deep imports of undici-lite.cjs itself resolve as usual.
+  plugins: [{ name: 'undici-lite', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: join(here, 'undici-lite.cjs') })) }],
   // undici and other CommonJS-style dependencies call require() for Node's built-in modules, and
   // @bokuweb/zstd-wasm reads `zstd.wasm` from __dirname: ESM output has neither, so give each
   // file real ones (the wasm file is copied beside the bundle below).

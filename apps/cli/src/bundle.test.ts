@@ -1,7 +1,7 @@
 // The bundled `gosync` (dist/bundle/gosync.js, the package's bin) behaves like the sources: it
 // starts its worker threads from beside the bundle and finds zstd's wasm file. Runs the bundle
 // that `pnpm build` wrote (turbo builds the CLI before testing it).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,5 +83,36 @@ describe('the bundled gosync', () => {
     expect(sync.stderr).toBe('');
     expect(sync.code).toBe(0);
     expect(Buffer.compare(await readFile(join(dir, 'outz.bin')), target)).toBe(0);
+  });
+
+  it('serves and syncs over HTTP with its own undici subset', async () => {
+    const index = await run(['index', 'new.bin', '-o', 'h.gsi', '-u', 'new.bin'], dir);
+    expect(index.code).toBe(0);
+    const server = spawn(process.execPath, [bundle, 'serve', dir, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        server.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          const found = /http:\/\/127\.0\.0\.1:\d+/.exec(text);
+          if (found !== null) resolve(found[0]);
+        });
+        server.on('exit', (code) => {
+          reject(new Error(`gosync serve exited with ${String(code)}: ${text}`));
+        });
+      });
+      const sync = await run(['sync', `${url}/h.gsi`, '-o', 'outh.bin', '--seed', 'old.bin', '--json'], dir);
+      expect(sync.stderr).toBe('');
+      expect(sync.code).toBe(0);
+      const summary = JSON.parse(sync.stdout) as { httpRequests: number; fetchedBytes: number };
+      expect(summary.httpRequests).toBeGreaterThanOrEqual(2);
+      expect(summary.fetchedBytes).toBeGreaterThan(0);
+      expect(Buffer.compare(await readFile(join(dir, 'outh.bin')), target)).toBe(0);
+      const missing = await run(['sync', `${url}/absent.gsi`, '-o', 'x.bin', '--retries', '0'], dir);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('404');
+    } finally {
+      server.kill();
+    }
   });
 });
