@@ -1,7 +1,7 @@
 // Bundles the built CLI (dist/main.js) and the worker scripts it starts into dist/bundle/, one
 // ESM file each: `gosync.js` (the `gosync` bin), `scan-worker.js` and `verify-worker.js`
-// (@gosync/patcher's parallel scan and output hashing) and `hash-worker.js` (@gosync/index's
-// parallel hashing).
+// (@gosync/patcher's parallel scan and output hashing), `hash-worker.js` (@gosync/index's
+// parallel hashing) and `compress-worker.js` (@gosync/compress's parallel compression).
 //
 // Why: Node loads one file much faster than a tree of ES modules, and the bundle loads only
 // the parts of undici it uses (undici-lite.cjs). The unbundled CLI spends
@@ -28,6 +28,7 @@ await build({
     'scan-worker': join(packageDist('@gosync/patcher'), 'scan-worker.js'),
     'verify-worker': join(packageDist('@gosync/patcher'), 'verify-worker.js'),
     'hash-worker': join(packageDist('@gosync/index'), 'hash-worker.js'),
+    'compress-worker': join(packageDist('@gosync/compress'), 'compress-worker.js'),
   },
   outdir: join(here, 'dist', 'bundle'),
   bundle: true,

@@ -2,6 +2,7 @@
 // starts its worker threads from beside the bundle and finds zstd's wasm file. Runs the bundle
 // that `pnpm build` wrote (turbo builds the CLI before testing it).
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,15 @@ describe('the bundled gosync', () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('has every worker script its code starts beside it', async () => {
+    // The packages start workers by file name next to their own module: in the bundle, next to
+    // the bundle. A missing one fails a run, or (compress) silently runs on one thread.
+    const code = await readFile(bundle, 'utf8');
+    const names = new Set([...code.matchAll(/["'](?:\.\/)?([a-z]+(?:-[a-z]+)*-worker)(?:\.js)?["']/g)].map((m) => m[1] as string));
+    expect([...names].sort()).toEqual(['compress-worker', 'hash-worker', 'scan-worker', 'verify-worker']);
+    for (const name of names) expect(existsSync(fileURLToPath(new URL(`../dist/bundle/${name}.js`, import.meta.url))), name).toBe(true);
   });
 
   it('prints the version of @gosync/cli', async () => {
