@@ -108,6 +108,34 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
   });
 
+  it('--dictionary: the artifact starts with a sampled dictionary that sync fetches once and checks', async () => {
+    const www = join(dir, 'dictionary');
+    await mkdir(www);
+    const file = join(www, 'new.bin');
+    await writeFile(file, newBytes);
+    const built = await gosync(['index', file, '-b', '2048', '-u', 'new.bin', '--compress', 'zstd', '--dictionary', '4096']);
+    expect(built.stderr).toBe('');
+    expect(built.stdout).toMatch(/zstd 6 artifact .*new\.bin\.gsz, \d+ bytes .* in \d+ groups of 4096 bytes after a 4096-byte dictionary/);
+    const { index } = await readIndexFile(`${file}.gsi`);
+    const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
+    expect(layout.dictionary).toMatchObject({ id: 0, length: 4096 });
+    expect(groupArtifactRange(layout, 0).start).toBe(4096);
+    await rm(file);
+    const out = join(seedDir, 'dictionary.bin');
+    const r = await gosync(['sync', `${nginx.url}/dictionary/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    expect((JSON.parse(r.stdout) as Summary).httpBytesReceived).toBeLessThan(plainReceived);
+    // A damaged dictionary: every group depends on it, so the sync stops before writing anything.
+    const artifact = await readFile(join(www, 'new.bin.gsz'));
+    artifact[100] = (artifact[100] ?? 0) ^ 0x01;
+    await writeFile(join(www, 'new.bin.gsz'), artifact);
+    const damaged = await gosync(['sync', `${www}/new.bin.gsi`, '-o', join(seedDir, 'dictionary-2.bin'), '--seed', join(seedDir, 'old.bin'), '--source', join(www, 'new.bin.gsz')]);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toMatch(/^gosync: ERR_COMPRESS_CORRUPT: .*the zstd dictionary \(artifact \[0, 4096\)\): SHA-256 /);
+  });
+
   it('a corrupted frame: exit 1 with a compression error naming the group; the old output stays', async () => {
     const www = join(dir, 'corrupt');
     await mkdir(www);
@@ -133,7 +161,7 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     expect(await readFile(out, 'utf8')).toBe('previous version');
   });
 
-  it('usage errors: --level without --compress, an unknown codec, --compress with another format, a .gsz without a layout', async () => {
+  it('usage errors: --level or --dictionary without --compress, an unknown codec, --compress with another format, a .gsz without a layout', async () => {
     const file = join(dir, 'plain', 'new.bin');
     const level = await gosync(['index', file, '--level', '3', '-o', join(seedDir, 'x.gsi')]);
     expect(level.code).toBe(2);
@@ -146,6 +174,12 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     expect(zsync.stderr).toMatch(/--compress: only for the native format/);
     expect((await gosync(['index', file, '--compress', 'zstd', '--level', '30', '-o', join(seedDir, 'x.gsi')])).code).toBe(2);
     expect((await gosync(['index', file, '--compress', 'zstd', '-b', '2048', '--group-size', '3000', '-o', join(seedDir, 'x.gsi')])).code).toBe(2);
+    const dictionary = await gosync(['index', file, '--dictionary', '4096', '-o', join(seedDir, 'x.gsi')]);
+    expect(dictionary.code).toBe(2);
+    expect(dictionary.stderr).toMatch(/--dictionary: only with --compress/);
+    const gzipDictionary = await gosync(['index', file, '--compress', 'gzip', '--dictionary', '4096', '-o', join(seedDir, 'x.gsi')]);
+    expect(gzipDictionary.code).toBe(2);
+    expect(gzipDictionary.stderr).toMatch(/--dictionary: only with --compress zstd, not gzip/);
     const noLayout = await gosync(['sync', `${file}.gsi`, '-o', join(seedDir, 'y.bin'), '--source', `${nginx.url}/zstd/new.bin.gsz`]);
     expect(noLayout.code).toBe(2);
     expect(noLayout.stderr).toMatch(/zstd\/new\.bin\.gsz: a compressed artifact \(\.gsz\), but the index has no "compress" attachment/);

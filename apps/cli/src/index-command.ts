@@ -8,10 +8,12 @@ import {
   COMPRESSION_CODECS,
   DEFAULT_LEVELS,
   LEVEL_RANGES,
+  MAX_DICTIONARY_SIZE,
   artifactLength,
   compressFile,
   defaultGroupSize,
   encodeLayout,
+  sampleDictionary,
   type CompressionCodec,
 } from '@gosync/compress';
 import {
@@ -74,6 +76,14 @@ Options:
                           where changes are scattered (text, archives of sources), large
                           groups compress better, which decides where most of a file changes
                           (native binaries, images) and publish faster
+      --dictionary <n>    zstd only: compress every group with a dictionary of <n> bytes
+                          sampled from the file (256-byte pieces, evenly spaced; e.g. 16384),
+                          stored at the start of the artifact. Default: none. It pays for
+                          small groups of text with scattered rewrites (a TypeScript minor
+                          release, 16384: 12.2 % instead of 14.0 % of the file on the wire),
+                          but every client fetches it once (an adjacent release: 0.59 %
+                          instead of 0.54 %), publishing runs about half as fast, and large
+                          groups gain almost nothing
       --artifact <path>   where to write the artifact (default: the index path with .gsz
                           instead of .gsi)
       --workers <n>       hashing threads (default: automatic; 0 = none)
@@ -85,12 +95,19 @@ ${EXIT_TEXT}
 
 /** The checked `--compress`, `--level`, `--group-size` and `--artifact` options of `gosync index`. */
 function parseCompression(
-  values: { compress?: string | undefined; level?: string | undefined; 'group-size'?: string | undefined; artifact?: string | undefined; chunks?: boolean | undefined },
+  values: {
+    compress?: string | undefined;
+    level?: string | undefined;
+    'group-size'?: string | undefined;
+    artifact?: string | undefined;
+    dictionary?: string | undefined;
+    chunks?: boolean | undefined;
+  },
   format: string,
-): { codec: CompressionCodec; level: number | undefined; groupSize: number | undefined } | undefined {
+): { codec: CompressionCodec; level: number | undefined; groupSize: number | undefined; dictionary: number | undefined } | undefined {
   const codec = values.compress;
   if (codec === undefined) {
-    for (const name of ['level', 'group-size', 'artifact'] as const) {
+    for (const name of ['level', 'group-size', 'artifact', 'dictionary'] as const) {
       if (values[name] !== undefined) throw new UsageError(`--${name}: only with --compress`);
     }
     return undefined;
@@ -106,7 +123,12 @@ function parseCompression(
   if (level !== undefined && (level < low || level > high)) throw new UsageError(`--level: ${c} levels are ${low}–${high}, got ${level}`);
   const groupSize = parseInteger('group-size', values['group-size']);
   if (groupSize === 0) throw new UsageError('--group-size: expected at least 1');
-  return { codec: c, level, groupSize };
+  const dictionary = parseInteger('dictionary', values.dictionary);
+  if (dictionary !== undefined && c !== 'zstd') throw new UsageError(`--dictionary: only with --compress zstd, not ${c}`);
+  if (dictionary !== undefined && dictionary > MAX_DICTIONARY_SIZE) {
+    throw new UsageError(`--dictionary: at most ${MAX_DICTIONARY_SIZE} bytes, got ${dictionary}`);
+  }
+  return { codec: c, level, groupSize, dictionary: dictionary === 0 ? undefined : dictionary };
 }
 
 export async function indexCommand(args: string[], io: CliIo): Promise<number> {
@@ -129,6 +151,7 @@ export async function indexCommand(args: string[], io: CliIo): Promise<number> {
       level: { type: 'string' },
       'group-size': { type: 'string' },
       artifact: { type: 'string' },
+      dictionary: { type: 'string' },
       workers: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -195,6 +218,8 @@ export async function indexCommand(args: string[], io: CliIo): Promise<number> {
     }
     const artifact = values.artifact ?? `${output.endsWith('.gsi') ? output.slice(0, -'.gsi'.length) : output}${ARTIFACT_EXTENSION}`;
     if (!artifact.endsWith(ARTIFACT_EXTENSION)) throw new UsageError(`--artifact: the name must end in ${ARTIFACT_EXTENSION} (clients recognise artifacts by it), got ${JSON.stringify(artifact)}`);
+    // A dictionary is sampled before compressing starts (a few hundred reads of 256 bytes).
+    const dictionary = compress.dictionary === undefined ? undefined : await sampleDictionary(file, { size: compress.dictionary });
     const [built, layout] = await Promise.all([
       buildIndex(file, { ...options, blockSize: indexBlockSize }),
       compressFile(file, artifact, {
@@ -202,6 +227,7 @@ export async function indexCommand(args: string[], io: CliIo): Promise<number> {
         blockSize: indexBlockSize,
         ...(compress.level === undefined ? {} : { level: compress.level }),
         blocksPerGroup,
+        ...(dictionary === undefined || dictionary.length === 0 ? {} : { dictionary }),
       }),
     ]);
     index = built;
@@ -209,7 +235,7 @@ export async function indexCommand(args: string[], io: CliIo): Promise<number> {
     const metaUrls = [url, ...(index.metadata.urls ?? []).filter((u) => u !== url)];
     index = index.withMetadata({ ...index.metadata, urls: metaUrls, attachments: { ...index.metadata.attachments, [COMPRESS_ATTACHMENT]: encodeLayout(layout) } });
     const size = artifactLength(layout);
-    artifactNote = `; ${layout.codec} ${layout.level} artifact ${artifact}, ${size} bytes (${index.fileLength === 0 ? 100 : ((100 * size) / index.fileLength).toFixed(1)} % of the file) in ${layout.sizes.length} groups of ${layout.groupSize} bytes`;
+    artifactNote = `; ${layout.codec} ${layout.level} artifact ${artifact}, ${size} bytes (${index.fileLength === 0 ? 100 : ((100 * size) / index.fileLength).toFixed(1)} % of the file) in ${layout.sizes.length} groups of ${layout.groupSize} bytes${layout.dictionary === undefined ? '' : ` after a ${layout.dictionary.length}-byte dictionary`}${dictionary?.length === 0 ? ' (the file is too small for a dictionary: none)' : ''}`;
   }
   const bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
   const temp = `${output}.tmp-${process.pid}`;

@@ -139,6 +139,42 @@ export function resolveLevel(codec: unknown, level: unknown): number {
 export interface CompressBytesOptions {
   /** The codec's level (default {@link DEFAULT_LEVELS}). */
   readonly level?: number | undefined;
+  /**
+   * zstd only: a dictionary the frame is compressed with, either raw content (any bytes, such as
+   * {@link sampleDictionary}'s) or a dictionary in zstd's format (`zstd --train`, starting with its
+   * magic number). Decompressing needs the same bytes. Frames with a dictionary are always
+   * written by the wasm zstd, which takes one on every Node.
+   */
+  readonly dictionary?: Uint8Array | undefined;
+}
+
+/** The largest dictionary accepted anywhere: 4 MiB (zstd's own trainer makes 110 KB by default). */
+export const MAX_DICTIONARY_SIZE: number = 2 ** 22;
+
+const DICTIONARY_MAGIC = 0xec30a437;
+
+/**
+ * The dictionary ID that frames compressed with `dictionary` carry: the one in its header for a
+ * dictionary in zstd's format, 0 for raw content (such frames name no dictionary).
+ *
+ * @internal
+ */
+export function zstdDictionaryId(dictionary: Uint8Array): number {
+  if (dictionary.length < 8) return 0;
+  const view = new DataView(dictionary.buffer, dictionary.byteOffset, dictionary.byteLength);
+  return view.getUint32(0, true) === DICTIONARY_MAGIC ? view.getUint32(4, true) : 0;
+}
+
+function checkDictionary(codec: CompressionCodec, dictionary: unknown, name: string): Uint8Array | undefined {
+  if (dictionary === undefined) return undefined;
+  if (codec !== 'zstd') throw new CompressError('ERR_COMPRESS_INVALID_OPTION', `${name}: a dictionary works with zstd only, not ${codec}`);
+  if (!(dictionary instanceof Uint8Array) || dictionary.length < 1 || dictionary.length > MAX_DICTIONARY_SIZE) {
+    throw new CompressError(
+      'ERR_COMPRESS_INVALID_OPTION',
+      `${name}: dictionary must be a Uint8Array of 1 to ${MAX_DICTIONARY_SIZE} bytes, got ${dictionary instanceof Uint8Array ? `${dictionary.length} bytes` : typeof dictionary}`,
+    );
+  }
+  return dictionary;
 }
 
 /**
@@ -148,9 +184,10 @@ export interface CompressBytesOptions {
  *
  * @param codec - the codec
  * @param data - the bytes to compress
- * @param options - the level
+ * @param options - the level and a zstd dictionary
  * @returns the frame
- * @throws {@link CompressError} `ERR_COMPRESS_INVALID_OPTION` for an unknown codec or a level out of range
+ * @throws {@link CompressError} `ERR_COMPRESS_INVALID_OPTION` for an unknown codec, a level out of
+ *   range, a dictionary with another codec than zstd, of no or too many bytes, or one zstd rejects
  * @example
  * ```ts
  * const frame = await compressBytes('zstd', new TextEncoder().encode('hello hello hello'));
@@ -162,6 +199,7 @@ export async function compressBytes(
   options: CompressBytesOptions = {},
 ): Promise<Uint8Array> {
   const level = resolveLevel(codec, options.level);
+  const dictionary = checkDictionary(codec, options.dictionary, 'compressBytes');
   switch (codec) {
     case 'gzip':
       return gzipAsync(data, { level });
@@ -173,6 +211,14 @@ export async function compressBytes(
         },
       });
     case 'zstd': {
+      if (dictionary !== undefined) {
+        const z = await loadWasm();
+        try {
+          return z.module.compressUsingDict(z.cctx, data, dictionary, level);
+        } catch (cause) {
+          throw new CompressError('ERR_COMPRESS_INVALID_OPTION', `compressBytes: zstd rejected the dictionary: ${describe(cause)}`, { cause });
+        }
+      }
       if (nodeZstd !== undefined) {
         return zstdCall(nodeZstd.zstdCompress.bind(nodeZstd), data, {
           params: { [ZSTD_C_LEVEL]: level, [ZSTD_C_CHECKSUM]: 0 },
@@ -191,6 +237,8 @@ export interface DecompressBytesOptions {
   readonly size: number;
   /** Names the frame in error messages (default `frame`). */
   readonly name?: string | undefined;
+  /** zstd only: the dictionary the frame was compressed with (see {@link CompressBytesOptions.dictionary}). */
+  readonly dictionary?: Uint8Array | undefined;
 }
 
 function isTooLarge(error: unknown): boolean {
@@ -212,8 +260,10 @@ function isTooLarge(error: unknown): boolean {
  * @returns the `size` inflated bytes
  * @throws {@link CompressError} `ERR_COMPRESS_TOO_LARGE` when the frame declares or produces more
  *   than `size` bytes, `ERR_COMPRESS_CORRUPT` for a damaged frame, trailing bytes or a short
- *   output, `ERR_COMPRESS_UNSUPPORTED` for a zstd frame that needs a dictionary,
- *   `ERR_COMPRESS_INVALID_OPTION` for a bad codec or size
+ *   output or a frame that names another dictionary than the one given (a wrong raw-content
+ *   dictionary is found only if the frame then fails to decode: verify the output),
+ *   `ERR_COMPRESS_UNSUPPORTED` for a zstd frame that names a dictionary when none is given,
+ *   `ERR_COMPRESS_INVALID_OPTION` for a bad codec, size or dictionary
  * @example
  * ```ts
  * const bytes = await decompressBytes('zstd', frame, { size: 17 });
@@ -227,6 +277,7 @@ export async function decompressBytes(
   resolveLevel(codec, undefined);
   const { size } = options;
   const name = options.name ?? 'frame';
+  const dictionary = checkDictionary(codec, options.dictionary, name);
   if (!Number.isSafeInteger(size) || size < 0 || size > 2 ** 31) {
     throw new CompressError('ERR_COMPRESS_INVALID_OPTION', `${name}: size must be an integer in [0, 2^31], got ${String(size)}`);
   }
@@ -240,7 +291,7 @@ export async function decompressBytes(
         out = await unbrotliAsync(data, { maxOutputLength: Math.max(1, size) });
         break;
       case 'zstd':
-        out = await inflateZstd(data, size, name);
+        out = await inflateZstd(data, size, name, dictionary);
         break;
     }
   } catch (error) {
@@ -265,11 +316,17 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function inflateZstd(data: Uint8Array, size: number, name: string): Promise<Uint8Array> {
+async function inflateZstd(data: Uint8Array, size: number, name: string, dictionary: Uint8Array | undefined): Promise<Uint8Array> {
   const info = inspectZstdFrame(data);
   if (typeof info === 'string') throw new CompressError('ERR_COMPRESS_CORRUPT', `${name}: damaged zstd frame: ${info}`);
-  if (info.dictionaryId !== 0) {
+  if (info.dictionaryId !== 0 && dictionary === undefined) {
     throw new CompressError('ERR_COMPRESS_UNSUPPORTED', `${name}: the zstd frame needs dictionary ${info.dictionaryId}`);
+  }
+  if (dictionary !== undefined && info.dictionaryId !== 0 && info.dictionaryId !== zstdDictionaryId(dictionary)) {
+    throw new CompressError(
+      'ERR_COMPRESS_CORRUPT',
+      `${name}: the zstd frame needs dictionary ${info.dictionaryId}, the given one is ${zstdDictionaryId(dictionary)}`,
+    );
   }
   if (info.contentSize !== undefined && info.contentSize > size) {
     throw new CompressError(
@@ -289,11 +346,11 @@ async function inflateZstd(data: Uint8Array, size: number, name: string): Promis
       `${name}: the zstd frame declares ${info.contentSize} bytes, expected ${size}`,
     );
   }
-  if (nodeZstd !== undefined) {
+  if (nodeZstd !== undefined && dictionary === undefined) {
     return zstdCall(nodeZstd.zstdDecompress.bind(nodeZstd), data, { maxOutputLength: Math.max(1, size) });
   }
   // The wasm decoder's output buffer is the declared content size (checked above) or, without
   // one, `size`: libzstd never writes past it and fails instead.
   const z = await loadWasm();
-  return z.module.decompressUsingDict(z.dctx, data, NO_DICTIONARY, { defaultHeapSize: Math.max(1, size) });
+  return z.module.decompressUsingDict(z.dctx, data, dictionary ?? NO_DICTIONARY, { defaultHeapSize: Math.max(1, size) });
 }

@@ -13,7 +13,7 @@ export interface CompressedBatch {
 
 /**
  * Compresses `data`, consecutive groups of `groupSize` bytes (the last may be short), each into one
- * frame on its own. The groups are compressed at once (zlib codecs and Node's zstd run on libuv's
+ * frame on its own (with `dictionary`, if given). The groups are compressed at once (zlib codecs and Node's zstd run on libuv's
  * thread pool; the wasm zstd runs on this thread, one group after another).
  *
  * @internal
@@ -23,10 +23,11 @@ export async function compressGroups(
   level: number,
   groupSize: number,
   data: Uint8Array,
+  dictionary: Uint8Array | undefined,
 ): Promise<CompressedBatch> {
   const jobs: Promise<Uint8Array>[] = [];
   for (let offset = 0; offset < data.length; offset += groupSize) {
-    jobs.push(compressBytes(codec, data.subarray(offset, Math.min(data.length, offset + groupSize)), { level }));
+    jobs.push(compressBytes(codec, data.subarray(offset, Math.min(data.length, offset + groupSize)), { level, dictionary }));
   }
   const frames = await Promise.all(jobs);
   if (frames.length === 1) return { frames: frames[0] as Uint8Array, sizes: Uint32Array.of((frames[0] as Uint8Array).length) };

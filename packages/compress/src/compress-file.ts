@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { throwIfAborted } from '@gosync/core';
 import type { ProgressListener } from '@gosync/core';
-import { resolveLevel, zstdBackend } from './codecs.js';
+import { MAX_DICTIONARY_SIZE, resolveLevel, zstdBackend, zstdDictionaryId } from './codecs.js';
 import type { CompressionCodec } from './codecs.js';
 import { compressGroups } from './compress-batch.js';
 import type { CompressedBatch } from './compress-batch.js';
@@ -49,6 +49,15 @@ export interface CompressFileOptions {
    * bundle must ship it beside the bundle as its own entry (see the README), or the default is 0.
    */
   readonly workers?: number | undefined;
+  /**
+   * zstd only: a dictionary every group is compressed with (raw content such as
+   * {@link sampleDictionary}'s, or a dictionary in zstd's format), 1 byte to
+   * {@link MAX_DICTIONARY_SIZE}. It is written at the start of the artifact and referenced by the
+   * layout (length and SHA-256), so a client fetches it once before its first group. It pays where
+   * groups are small and the content repeats across the file (text: the README measures it), and
+   * costs its own size on every sync plus publishing speed (zstd digests it for every group).
+   */
+  readonly dictionary?: Uint8Array | undefined;
   /** Aborts between batches of groups; the partial artifact is removed and the abort reason rethrown. */
   readonly signal?: AbortSignal | undefined;
   /** Called after each batch of groups is written with `{ phase: 'index', done, total }` in bytes of input. */
@@ -143,6 +152,13 @@ export async function compressFile(
     options.blocksPerGroup === undefined ? undefined : checkInteger('blocksPerGroup', options.blocksPerGroup, 1, maxBlocksPerGroup);
   const workerOption = options.workers === undefined ? undefined : checkInteger('workers', options.workers, 0, 64);
   const concurrencyOption = options.concurrency === undefined ? undefined : checkInteger('concurrency', options.concurrency, 1, 65_536);
+  const { dictionary } = options;
+  if (dictionary !== undefined) {
+    if (codec !== 'zstd') throw new CompressError('ERR_COMPRESS_INVALID_OPTION', `dictionary: works with zstd only, not ${codec}`);
+    if (!(dictionary instanceof Uint8Array) || dictionary.length < 1 || dictionary.length > MAX_DICTIONARY_SIZE) {
+      throw new CompressError('ERR_COMPRESS_INVALID_OPTION', `dictionary must be a Uint8Array of 1 to ${MAX_DICTIONARY_SIZE} bytes`);
+    }
+  }
 
   const temp = join(dirname(artifactPath), `.${basename(artifactPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let inputHandle: FileHandle | undefined;
@@ -185,8 +201,20 @@ export async function compressFile(
     const batches = inputHandle !== undefined
       ? batchesOfFile(inputHandle, batchGroups * groupSize)
       : batchesOfStream(input as AsyncIterable<Uint8Array>, batchGroups * groupSize);
-    if (workers > 0) pool = new CompressPool(workers, codec, level, groupSize);
+    if (workers > 0) pool = new CompressPool(workers, codec, level, groupSize, dictionary);
     const out = output;
+    const writeAll = async (bytes: Uint8Array): Promise<void> => {
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          const { bytesWritten } = await out.write(bytes, written, bytes.length - written);
+          written += bytesWritten;
+        }
+      } catch (cause) {
+        throw ioError(`writing ${temp}`, cause);
+      }
+    };
+    if (dictionary !== undefined) await writeAll(dictionary);
     const writeNext = async (): Promise<void> => {
       const next = pending.shift();
       if (next === undefined) return;
@@ -206,15 +234,7 @@ export async function compressFile(
       if (done !== batch.frames.length || batch.sizes.length !== Math.ceil(next.length / groupSize)) {
         throw new CompressError('ERR_COMPRESS_CORRUPT', `groups ${count}…: the encoder returned frames that disagree with their sizes`);
       }
-      try {
-        let written = 0;
-        while (written < batch.frames.length) {
-          const { bytesWritten } = await out.write(batch.frames, written, batch.frames.length - written);
-          written += bytesWritten;
-        }
-      } catch (cause) {
-        throw ioError(`writing ${temp}`, cause);
-      }
+      await writeAll(batch.frames);
       while (count + batch.sizes.length > sizes.length) {
         const grown = new Uint32Array(sizes.length * 2);
         grown.set(sizes);
@@ -239,7 +259,7 @@ export async function compressFile(
       if (step.done === true) break;
       const data = step.value;
       const dataLength = data.length; // read first: a worker takes the buffer
-      const promise = pool === undefined ? compressGroups(codec, level, groupSize, data) : pool.compress(data);
+      const promise = pool === undefined ? compressGroups(codec, level, groupSize, data, dictionary) : pool.compress(data);
       promise.catch(() => undefined);
       pending.push({ promise, length: dataLength });
       if (pending.length >= maxBatches) await writeNext();
@@ -264,7 +284,10 @@ export async function compressFile(
     await inputHandle?.close().catch(() => undefined);
     if (!renamed) await unlink(temp).catch(() => undefined);
   }
-  return { codec, level, blockSize, groupSize, length, sizes: sizes.slice(0, count) };
+  const layout: CompressedLayout = { codec, level, blockSize, groupSize, length, sizes: sizes.slice(0, count) };
+  if (dictionary === undefined) return layout;
+  const sha256 = new Uint8Array(createHash('sha256').update(dictionary).digest());
+  return { ...layout, dictionary: { id: zstdDictionaryId(dictionary), length: dictionary.length, sha256 } };
 }
 
 function ioError(what: string, cause: unknown): CompressError {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CompressionCodec } from './codecs.js';
 import type { CompressedBatch } from './compress-batch.js';
-import type { CompressReply, CompressRequest } from './compress-worker.js';
+import type { CompressReply, CompressRequest, CompressWorkerData } from './compress-worker.js';
 import { CompressError } from './errors.js';
 
 function workerUrl(): URL {
@@ -43,17 +43,18 @@ export class CompressPool {
     return existsSync(fileURLToPath(workerUrl()));
   }
 
-  constructor(count: number, codec: CompressionCodec, level: number, groupSize: number) {
+  constructor(count: number, codec: CompressionCodec, level: number, groupSize: number, dictionary: Uint8Array | undefined) {
     this.#codec = codec;
     this.#level = level;
     this.#groupSize = groupSize;
     const url = workerUrl();
     const isTs = url.pathname.endsWith('.ts');
+    const workerData: CompressWorkerData = { dictionary };
     for (let i = 0; i < count; i++) {
       // Running from TypeScript sources (tests): load the worker through tsx's loader.
       const worker = isTs
-        ? new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
-        : new Worker(url);
+        ? new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, workerData })
+        : new Worker(url, { workerData });
       worker.on('message', (reply: CompressReply) => {
         const job = this.#jobs.get(reply.id);
         if (job === undefined) return;

@@ -5,7 +5,7 @@
  * @internal
  * @packageDocumentation
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { CompressionCodec } from './codecs.js';
 import { compressGroups } from './compress-batch.js';
 
@@ -21,6 +21,12 @@ export interface CompressRequest {
   readonly length: number;
 }
 
+/** What a worker is started with. @internal */
+export interface CompressWorkerData {
+  /** The dictionary every group is compressed with, if any. */
+  readonly dictionary: Uint8Array | undefined;
+}
+
 /** @internal */
 export interface CompressReply {
   readonly id: number;
@@ -34,9 +40,10 @@ function movable(bytes: Uint8Array): ArrayBuffer[] {
 }
 
 const port = parentPort;
+const { dictionary } = (workerData ?? { dictionary: undefined }) as CompressWorkerData;
 port?.on('message', (request: CompressRequest) => {
   const data = new Uint8Array(request.buffer, request.offset, request.length);
-  compressGroups(request.codec, request.level, request.groupSize, data).then(
+  compressGroups(request.codec, request.level, request.groupSize, data, dictionary).then(
     ({ frames, sizes }) => {
       const reply: CompressReply = { id: request.id, frames, sizes };
       port.postMessage(reply, [...movable(frames), sizes.buffer as ArrayBuffer]);

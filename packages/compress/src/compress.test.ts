@@ -256,8 +256,8 @@ describe('CompressedSource', () => {
       expect.objectContaining({ code: 'ERR_COMPRESS_LAYOUT' }),
     );
     const dictionary = { id: 7, length: 100, sha256: new Uint8Array(32) };
-    expect(() => new CompressedSource({ layout: { ...layout, dictionary }, artifact: new BytesSource(artifact) })).toThrow(
-      expect.objectContaining({ code: 'ERR_COMPRESS_UNSUPPORTED' }),
+    expect(() => new CompressedSource({ layout: { ...layout, codec: 'gzip', dictionary }, artifact: new BytesSource(artifact) })).toThrow(
+      expect.objectContaining({ code: 'ERR_COMPRESS_LAYOUT' }),
     );
   });
 
@@ -348,7 +348,7 @@ describe('layout', () => {
       const gs = blockSize * blocksPerGroup;
       const n = Math.ceil(len / gs);
       const layout: CompressedLayout = {
-        codec: 'brotli',
+        codec: withDictionary ? 'zstd' : 'brotli',
         level: 11,
         blockSize,
         groupSize: gs,

@@ -1,6 +1,7 @@
-import { isByteRange, sortedDisjoint, throwIfAborted } from '@gosync/core';
+import { createHash } from 'node:crypto';
+import { isByteRange, sortedDisjoint, throwIfAborted, toHex } from '@gosync/core';
 import type { AbortOptions, BlockSource, ByteRange, RangeData, RangeVerifier } from '@gosync/core';
-import { decompressBytes } from './codecs.js';
+import { decompressBytes, zstdDictionaryId } from './codecs.js';
 import { CompressError, describeRange } from './errors.js';
 import { checkLayout, groupArtifactRange, groupTargetRange, layoutRangesFor } from './layout.js';
 import type { CompressedLayout, LayoutSpan } from './layout.js';
@@ -44,21 +45,16 @@ export class CompressedSource implements BlockSource {
   readonly #verifier: RangeVerifier | undefined;
   readonly #name: string;
   #closed = false;
+  /** The layout's dictionary once fetched and checked (shared by concurrent fetches). */
+  #dictionary: Promise<Uint8Array> | undefined;
 
   /**
    * @param options - the layout, the artifact's source, a verifier and a name
-   * @throws {@link CompressError} `ERR_COMPRESS_LAYOUT` for an inconsistent layout,
-   *   `ERR_COMPRESS_UNSUPPORTED` for a layout that needs a dictionary
+   * @throws {@link CompressError} `ERR_COMPRESS_LAYOUT` for an inconsistent layout
    */
   constructor(options: CompressedSourceOptions) {
     this.#name = options.name ?? 'compressed artifact';
     checkLayout(options.layout, this.#name);
-    if (options.layout.dictionary !== undefined) {
-      throw new CompressError(
-        'ERR_COMPRESS_UNSUPPORTED',
-        `${this.#name}: the layout needs zstd dictionary ${options.layout.dictionary.id}; this version reads no dictionaries`,
-      );
-    }
     this.#layout = options.layout;
     this.#artifact = options.artifact;
     this.#verifier = options.verifier;
@@ -71,13 +67,16 @@ export class CompressedSource implements BlockSource {
 
   /**
    * Yields the target bytes of each requested range (ranges inside one span of consecutive groups
-   * come out in ascending order as soon as their last group is decompressed).
+   * come out in ascending order as soon as their last group is decompressed). With a layout that
+   * has a dictionary, the first fetch that needs a group first fetches the dictionary (the
+   * artifact's first bytes) in a request of its own and checks it against the layout's SHA-256.
    *
    * @param ranges - non-overlapping target ranges
    * @param options - abort signal, checked between groups and passed to the inner source
    * @returns the ranges' bytes
    * @throws {@link CompressError} `ERR_COMPRESS_INVALID_RANGE`, `ERR_COMPRESS_CORRUPT` and
    *   `ERR_COMPRESS_TOO_LARGE` (naming the group, its target range and its artifact range),
+   *   `ERR_COMPRESS_CORRUPT` for a dictionary that does not match the layout's SHA-256 or ID,
    *   `ERR_COMPRESS_SOURCE`, `ERR_COMPRESS_VERIFY_FAILED`, `ERR_COMPRESS_CLOSED`; the inner
    *   source's errors unchanged; the abort reason on abort
    */
@@ -91,6 +90,7 @@ export class CompressedSource implements BlockSource {
       if (range.end === range.start) yield { range, data: new Uint8Array(0) };
     }
     if (spans.length === 0) return;
+    const dictionary = await this.#loadDictionary(signal);
     const byStart = new Map<number, { span: LayoutSpan; wanted: Wanted[] }>();
     let s = 0;
     for (const span of spans) {
@@ -120,7 +120,7 @@ export class CompressedSource implements BlockSource {
           `${this.#name}: the artifact source yielded ${data.length} bytes for ${describeRange(range)}`,
         );
       }
-      yield* this.#inflateSpan(entry.span, entry.wanted, data, signal);
+      yield* this.#inflateSpan(entry.span, entry.wanted, data, dictionary, signal);
       received++;
     }
     if (received !== s) {
@@ -131,10 +131,46 @@ export class CompressedSource implements BlockSource {
     }
   }
 
+  /** The layout's dictionary, fetched and checked once; undefined without one. A failed load is retried by the next fetch. */
+  async #loadDictionary(signal: AbortSignal | undefined): Promise<Uint8Array | undefined> {
+    const reference = this.#layout.dictionary;
+    if (reference === undefined) return undefined;
+    const load = (this.#dictionary ??= (async () => {
+      const range = { start: 0, end: reference.length };
+      const where = `${this.#name}: the zstd dictionary (artifact ${describeRange(range)})`;
+      let bytes: Uint8Array | undefined;
+      for await (const item of this.#artifact.fetch([range], signal === undefined ? {} : { signal })) {
+        if (bytes !== undefined || item.range.start !== range.start || item.range.end !== range.end || item.data.length !== reference.length) {
+          throw new CompressError('ERR_COMPRESS_SOURCE', `${where}: the artifact source yielded ${describeRange(item.range)} with ${item.data.length} bytes`);
+        }
+        bytes = item.data;
+      }
+      if (bytes === undefined) throw new CompressError('ERR_COMPRESS_SOURCE', `${where}: the artifact source ended without it`);
+      const digest = new Uint8Array(createHash('sha256').update(bytes).digest());
+      if (digest.some((b, i) => reference.sha256[i] !== b)) {
+        throw new CompressError(
+          'ERR_COMPRESS_CORRUPT',
+          `${where}: SHA-256 ${toHex(digest)}, the layout expects ${toHex(reference.sha256)} (a damaged artifact or another dictionary)`,
+        );
+      }
+      if (zstdDictionaryId(bytes) !== reference.id) {
+        throw new CompressError('ERR_COMPRESS_CORRUPT', `${where}: dictionary ID ${zstdDictionaryId(bytes)}, the layout expects ${reference.id}`);
+      }
+      return bytes;
+    })());
+    try {
+      return await load;
+    } catch (error) {
+      if (this.#dictionary === load) this.#dictionary = undefined;
+      throw error;
+    }
+  }
+
   async *#inflateSpan(
     span: LayoutSpan,
     wanted: Wanted[],
     bytes: Uint8Array,
+    dictionary: Uint8Array | undefined,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<RangeData> {
     const layout = this.#layout;
@@ -147,6 +183,7 @@ export class CompressedSource implements BlockSource {
       const plain = await decompressBytes(layout.codec, bytes.subarray(artifact.start - base, artifact.end - base), {
         size: target.end - target.start,
         name: `${this.#name}: group ${g} (target ${describeRange(target)}, artifact ${describeRange(artifact)})`,
+        dictionary,
       });
       throwIfAborted(signal);
       for (let i = next; i < wanted.length; i++) {

@@ -16,6 +16,7 @@ export {
   COMPRESSION_CODECS,
   DEFAULT_LEVELS,
   LEVEL_RANGES,
+  MAX_DICTIONARY_SIZE,
   compressBytes,
   decompressBytes,
   zstdBackend,
@@ -33,6 +34,8 @@ export {
 export type { CompressedLayout, DecodeLayoutOptions, LayoutDictionary, LayoutSpan } from './layout.js';
 export { compressFile } from './compress-file.js';
 export { defaultGroupSize } from './group-size.js';
+export { sampleDictionary } from './dictionary.js';
+export type { SampleDictionaryOptions } from './dictionary.js';
 export type { CompressFileOptions } from './compress-file.js';
 export { CompressedSource } from './compressed-source.js';
 export type { CompressedSourceOptions } from './compressed-source.js';

@@ -1,19 +1,22 @@
 import { createHash } from 'node:crypto';
 import { isByteRange, toHex } from '@gosync/core';
 import type { ByteRange } from '@gosync/core';
-import { COMPRESSION_CODECS, LEVEL_RANGES } from './codecs.js';
+import { COMPRESSION_CODECS, LEVEL_RANGES, MAX_DICTIONARY_SIZE } from './codecs.js';
 import type { CompressionCodec } from './codecs.js';
 import { CompressError, describeRange } from './errors.js';
 
 /**
- * A zstd dictionary that every group of an artifact was compressed with. Version 1 of this package
- * writes no dictionaries (see the README); the layout format reserves the reference so that a
- * later version can add them without a format change.
+ * A zstd dictionary that every group of an artifact was compressed with. Its bytes are the
+ * artifact's first `length` bytes; the frames follow them. A client fetches them once and checks
+ * them against `sha256` before it decompresses any group.
  */
 export interface LayoutDictionary {
-  /** The dictionary ID from the dictionary's header, as written in each frame (a u32). */
+  /**
+   * The dictionary ID that frames name (a u32): the one in the header of a dictionary in zstd's
+   * format, 0 for raw content.
+   */
   readonly id: number;
-  /** The dictionary's length in bytes. */
+  /** The dictionary's length in bytes, in [1, {@link MAX_DICTIONARY_SIZE}]. */
   readonly length: number;
   /** The SHA-256 of the dictionary's bytes (32 bytes). */
   readonly sha256: Uint8Array;
@@ -23,7 +26,8 @@ export interface LayoutDictionary {
  * How a target was compressed into an artifact. The target's bytes are cut into groups of
  * `groupSize` consecutive bytes (`blocksPerGroup × blockSize`; the last group may be short); each
  * group is compressed on its own into one frame, and the frames are stored one after another, so
- * group `g` is the artifact's bytes `[sizes[0] + … + sizes[g − 1], … + sizes[g])`.
+ * group `g` is the artifact's bytes `[d + sizes[0] + … + sizes[g − 1], … + sizes[g])`, where `d`
+ * is the dictionary's length (0 without one): a dictionary comes first.
  */
 export interface CompressedLayout {
   /** The codec of every frame. */
@@ -38,7 +42,7 @@ export interface CompressedLayout {
   readonly length: number;
   /** The compressed size of every group, `⌈length / groupSize⌉` entries. Do not change it. */
   readonly sizes: Uint32Array;
-  /** The dictionary the frames need, if any. */
+  /** The dictionary the frames need, if any (zstd only). */
   readonly dictionary?: LayoutDictionary | undefined;
 }
 
@@ -105,8 +109,9 @@ export function checkLayout(layout: CompressedLayout, name = 'compressed layout'
   }
   if (dictionary !== undefined) {
     const { id, length: dictLength, sha256 } = dictionary;
-    if (!Number.isInteger(id) || id < 0 || id > 0xffff_ffff || !Number.isInteger(dictLength) || dictLength < 1 || dictLength > 0xffff_ffff) {
-      throw fail(name, 'dictionary id and length must be u32 integers (length ≥ 1)');
+    if (codec !== 'zstd') throw fail(name, `a dictionary works with zstd only, not ${codec}`);
+    if (!Number.isInteger(id) || id < 0 || id > 0xffff_ffff || !Number.isInteger(dictLength) || dictLength < 1 || dictLength > MAX_DICTIONARY_SIZE) {
+      throw fail(name, `dictionary id must be a u32 integer and its length in [1, ${MAX_DICTIONARY_SIZE}], got ${String(id)} and ${String(dictLength)}`);
     }
     if (!(sha256 instanceof Uint8Array) || sha256.length !== 32) throw fail(name, 'dictionary sha256 must be 32 bytes');
   }
@@ -120,11 +125,14 @@ const offsetCache = new WeakMap<Uint32Array, Float64Array>();
 
 /** Artifact offset of every group, plus the artifact's length at the end. */
 function artifactOffsets(layout: CompressedLayout): Float64Array {
+  const first = layout.dictionary?.length ?? 0;
   let offsets = offsetCache.get(layout.sizes);
+  // The same sizes may serve layouts with and without a dictionary: the first offset tells.
+  if (offsets !== undefined && offsets[0] !== first) offsets = undefined;
   if (offsets === undefined) {
     const { sizes } = layout;
     offsets = new Float64Array(sizes.length + 1);
-    let sum = 0;
+    let sum = first;
     for (let g = 0; g < sizes.length; g++) {
       offsets[g] = sum;
       sum += sizes[g] as number;
@@ -136,7 +144,7 @@ function artifactOffsets(layout: CompressedLayout): Float64Array {
 }
 
 /**
- * The artifact's length: the sum of the compressed sizes.
+ * The artifact's length: the dictionary's length, if any, plus the sum of the compressed sizes.
  *
  * @param layout - the layout
  * @returns bytes
