@@ -269,6 +269,23 @@ const GOLDEN = 0x9e3779b1;
 /** Windows per slice of rolling sums in the pair scan: 256 KiB of sums, cache-resident. */
 const SLICE_WINDOWS = 64 * 1024;
 
+/**
+ * The pair scan's hot loop, once per byte of the seed: for the windows `[0, n)` of `sums`, the
+ * pair key (pairKey, inlined) and the first bit of the filter (WeakSumFilter.has, inlined);
+ * writes the windows that pass to `out` and returns how many. A small function of its own, so
+ * that V8 optimises it early and once, whatever the scan around it does.
+ */
+function pairCandidates(sums: Uint32Array, n: number, w: number, mask: number, words: Int32Array, shift: number, out: Int32Array): number {
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const s2 = ((sums[i + w] as number) & mask) >>> 0;
+    const key = (((sums[i] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0;
+    const h = Math.imul(key, GOLDEN) >>> shift;
+    if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) out[count++] = i;
+  }
+  return count;
+}
+
 /** A Bloom filter over the weak sums of every pair of full neighbouring blocks (b, b + 1). */
 function pairFilterOf(index: BlockIndex): WeakSumFilter {
   let filter = pairFilters.get(index);
@@ -333,13 +350,7 @@ async function scanPairs(
       // The hot loop, once per byte of the seed, kept free of calls and branches that depend on
       // matches: the pair key and the filter's first bit (pairKey and WeakSumFilter.has,
       // inlined). The few windows that pass are looked at in order below.
-      let count = 0;
-      for (let i = 0, m = paired - s0; i <= m; i++) {
-        const s2 = ((sums[i + w] as number) & mask) >>> 0;
-        const key = (((sums[i] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0;
-        const h = Math.imul(key, GOLDEN) >>> shift;
-        if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) candidates[count++] = i;
-      }
+      const count = pairCandidates(sums, paired - s0 + 1, w, mask, words, shift, candidates);
       let c = 0;
       let runEnd = afterRun() - base;
       while (x <= last) {
