@@ -2,6 +2,8 @@ import { RollsumError } from './errors.js';
 
 const GOLDEN = 0x9e3779b1;
 const SECOND = 0x85ebca6b;
+/** The multiplier of the filter's second hash, for scanners that inline the test. @internal */
+export const FILTER_SECOND: number = SECOND;
 const MIN_LOG2 = 10;
 const MAX_LOG2 = 28;
 
