@@ -32,6 +32,9 @@ await build({
   },
   outdir: join(here, 'dist', 'bundle'),
   bundle: true,
+  // main.ts loads the rest of the program with a dynamic import, after sending the index
+  // request (early-index.ts): that import becomes a chunk of its own.
+  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',

@@ -3,7 +3,7 @@
 // that `pnpm build` wrote (turbo builds the CLI before testing it).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,8 +58,11 @@ describe('the bundled gosync', () => {
 
   it('has every worker script its code starts beside it', async () => {
     // The packages start workers by file name next to their own module: in the bundle, next to
-    // the bundle. A missing one fails a run, or (compress) silently runs on one thread.
-    const code = await readFile(bundle, 'utf8');
+    // the bundle's files (the program and its chunks). A missing one fails a run, or (compress)
+    // silently runs on one thread.
+    const dir = fileURLToPath(new URL('../dist/bundle/', import.meta.url));
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.js'));
+    const code = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('\n');
     const names = new Set([...code.matchAll(/["'](?:\.\/)?([a-z]+(?:-[a-z]+)*-worker)(?:\.js)?["']/g)].map((m) => m[1] as string));
     expect([...names].sort()).toEqual(['compress-worker', 'hash-worker', 'scan-worker', 'verify-worker']);
     for (const name of names) expect(existsSync(fileURLToPath(new URL(`../dist/bundle/${name}.js`, import.meta.url))), name).toBe(true);

@@ -1,4 +1,5 @@
 import { isGosyncError } from '@gosync/core';
+import type { EarlyIndex } from './early-index.js';
 import { indexCommand } from './index-command.js';
 import { infoCommand } from './info-command.js';
 import { serveCommand } from './serve-command.js';
@@ -31,7 +32,7 @@ ${EXIT_TEXT}
  * Runs the CLI with arguments (without `node` and the script) and returns the exit code.
  * Errors are printed to `io.stderr` as `gosync: <code>: <message>`.
  */
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
+export async function run(args: readonly string[], io: CliIo, early?: EarlyIndex): Promise<number> {
   const [command, ...rest] = args;
   try {
     switch (command) {
@@ -41,7 +42,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         return await infoCommand(rest, io);
       case 'sync':
         warmUp();
-        return await syncCommand(rest, io);
+        return await syncCommand(rest, io, early);
       case 'diff':
         warmUp();
         return await diffCommand(rest, io);

@@ -66,16 +66,20 @@ Options:
                           the artifact first among its URLs, so clients fetch the groups they
                           need without flags (native format only)
       --level <n>         compression level: zstd ${LEVEL_RANGES.zstd.join('–')} (default ${DEFAULT_LEVELS.zstd}), brotli ${LEVEL_RANGES.brotli.join('–')} (default ${DEFAULT_LEVELS.brotli}),
-                          gzip ${LEVEL_RANGES.gzip.join('–')} (default ${DEFAULT_LEVELS.gzip}). zstd 6 makes artifacts 4–6 % smaller than
+                          gzip ${LEVEL_RANGES.gzip.join('–')} (default ${DEFAULT_LEVELS.gzip}). zstd 6 makes artifacts 2–9 % smaller than
                           zstd's usual 3 at about half the speed; groups are compressed on
                           worker threads, so publishing stays fast
       --group-size <n>    bytes per compressed group, a multiple of the block size. Default:
                           from the file size, about 4096 groups: 4 KiB below 32 MiB, doubling
                           up to 128 KiB from 512 MiB (whole blocks, at least one). A client
                           lacking one block fetches its whole group: small groups fetch less
-                          where changes are scattered (text, archives of sources), large
-                          groups compress better, which decides where most of a file changes
-                          (native binaries, images) and publish faster
+                          where changes are scattered, large groups compress better, which
+                          decides where most of a file changes, and publish faster. Measured:
+                          a 557 MB file of native binaries, 88 % changed, moves 28.4 % of
+                          its size with 128 KiB groups, 37.4 % with 4 KiB (zchunk 29.0 %);
+                          the same file with 200 small scattered edits moves 1.65 % with
+                          128 KiB groups, 0.34 % with 4 KiB. Large files that change in a few
+                          small places want --group-size 4096
       --dictionary <n>    zstd only: compress every group with a dictionary of <n> bytes
                           sampled from the file (256-byte pieces, evenly spaced; e.g. 16384),
                           stored at the start of the artifact. Default: none. It pays for

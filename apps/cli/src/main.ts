@@ -4,10 +4,14 @@
  *
  * @packageDocumentation
  */
-import { run } from './cli.js';
+import { startEarlyIndex } from './early-index.js';
 
-process.exitCode = await run(process.argv.slice(2), {
+const args = process.argv.slice(2);
+// `gosync sync <URL>`: the index request goes out now, while the rest of the program loads.
+const early = startEarlyIndex(args);
+const { run } = await import('./cli.js');
+process.exitCode = await run(args, {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   interactive: process.stderr.isTTY,
-});
+}, early);

@@ -8,6 +8,7 @@ import {
 import { GosyncError } from '@gosync/core';
 import { decodeAnyIndex, type BlockIndex, type IndexFormat } from '@gosync/index';
 import { request, type Dispatcher } from 'undici';
+import { DEFAULT_TIMEOUT_SECONDS, INDEX_REQUEST_HEADERS } from './sync-options.js';
 
 /** Error codes of the CLI's index download. */
 export type RemoteIndexErrorCode = 'ERR_CLI_INDEX_DOWNLOAD';
@@ -36,6 +37,12 @@ export interface DownloadIndexOptions {
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** The undici dispatcher (share one with the block source to reuse its connection). */
   readonly dispatcher?: Dispatcher | undefined;
+  /**
+   * The answer to a first GET of `url` already sent (by main.ts, before the program loaded):
+   * taken as the first attempt's answer; undefined inside when that request failed, which
+   * then counts as a request and is sent again at once.
+   */
+  readonly first?: Promise<Dispatcher.ResponseData | undefined> | undefined;
 }
 
 /** A downloaded and decoded index, and the URL it came from after redirects. */
@@ -77,7 +84,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
  */
 export async function downloadIndex(url: string, options: DownloadIndexOptions = {}): Promise<RemoteIndex> {
   const retries = options.retries ?? 5;
-  const timeout = options.timeout ?? 30_000;
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_SECONDS * 1000;
   const maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
   const lowSpeed = {
     bytesPerSecond: options.lowSpeedBytesPerSecond ?? DEFAULT_LOW_SPEED_BYTES_PER_SECOND,
@@ -91,14 +98,18 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
     try {
       for (let hop = 0; ; hop++) {
         requests++;
-        const res = await request(current, {
-          method: 'GET',
-          headers: { ...options.headers, 'accept-encoding': 'identity' },
-          signal: options.signal,
-          ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        });
+        const early = attempt === 0 && hop === 0 && options.first !== undefined ? await options.first : undefined;
+        if (attempt === 0 && hop === 0 && options.first !== undefined && early === undefined) requests++;
+        const res =
+          early ??
+          (await request(current, {
+            method: 'GET',
+            headers: { ...options.headers, ...INDEX_REQUEST_HEADERS },
+            signal: options.signal,
+            ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          }));
         const location = res.headers.location;
         if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
           await res.body.dump();

@@ -4,8 +4,10 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '@gosync/core';
 import { readIndexFile, type BlockIndex } from '@gosync/index';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { discardEarlyIndex, type EarlyIndex } from './early-index.js';
 import { downloadIndex, type DownloadIndexOptions } from './remote-index.js';
+import { checkSyncArgs, createSyncAgent, parseSyncArgs } from './sync-options.js';
 import { COMPRESS_ATTACHMENT, openSources, resolveSources, type IndexLocation } from './sources.js';
 import { createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
 import { EXIT_OK, EXIT_TEXT, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
@@ -93,7 +95,7 @@ function progressLine(io: CliIo, enabled: boolean): { onProgress: (e: ProgressEv
 /** Reads a local index, or downloads one from an http(s) URL. */
 async function loadIndex(
   where: string,
-  http: Pick<DownloadIndexOptions, 'retries' | 'timeout' | 'lowSpeedBytesPerSecond' | 'lowSpeedSeconds' | 'dispatcher'>,
+  http: Pick<DownloadIndexOptions, 'retries' | 'timeout' | 'lowSpeedBytesPerSecond' | 'lowSpeedSeconds' | 'dispatcher' | 'first'>,
 ): Promise<{ index: BlockIndex; location: IndexLocation; bytes: number; requests: number }> {
   if (/^https?:\/\//i.test(where)) {
     const remote = await downloadIndex(where, http);
@@ -101,23 +103,6 @@ async function loadIndex(
   }
   const { index } = await readIndexFile(where);
   return { index, location: { path: where }, bytes: (await stat(where)).size, requests: 0 };
-}
-
-/**
- * Parses `500k`, `10M`, `1.5G` (bytes per second, powers of 1024) or a plain number.
- *
- * @param option - the option's name, for the usage error
- * @param min - the smallest rate accepted (`--speed-limit` takes 0: off)
- */
-export function parseRate(value: string | undefined, option = 'limit-rate', min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value);
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase()];
-  const rate = m === null || scale === undefined ? Number.NaN : Math.floor(Number(m[1]) * scale);
-  if (!Number.isFinite(rate) || rate < min) {
-    throw new UsageError(`--${option}: expected bytes per second like 500k or 10M${min === 0 ? ' (0: off)' : ''}, got ${JSON.stringify(value)}`);
-  }
-  return rate;
 }
 
 function planSummary(plan: Plan): Record<string, number> {
@@ -132,53 +117,39 @@ function planSummary(plan: Plan): Record<string, number> {
   };
 }
 
-export async function syncCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      output: { type: 'string', short: 'o' },
-      seed: { type: 'string', short: 's', multiple: true },
-      source: { type: 'string', multiple: true },
-      workers: { type: 'string' },
-      'no-resume': { type: 'boolean', default: false },
-      retries: { type: 'string' },
-      timeout: { type: 'string' },
-      'limit-rate': { type: 'string' },
-      'speed-limit': { type: 'string' },
-      'speed-time': { type: 'string' },
-      connections: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', short: 'q', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+/**
+ * `gosync sync`. `early` is the index request main.ts may have sent before the program loaded
+ * (early-index.ts): the sync takes it over, or lets it go when it ends before it could (a usage
+ * error found after main.ts's check, say).
+ */
+export async function syncCommand(args: string[], io: CliIo, early?: EarlyIndex): Promise<number> {
+  const state = { adopted: false };
+  try {
+    return await runSync(args, io, early, (taken) => {
+      state.adopted = taken;
+    });
+  } finally {
+    if (early !== undefined && !state.adopted) await discardEarlyIndex(early);
+  }
+}
+
+async function runSync(args: string[], io: CliIo, early: EarlyIndex | undefined, adopt: (taken: boolean) => void): Promise<number> {
+  const { values, positionals } = parseSyncArgs(args);
   if (values.help) {
     io.stdout(SYNC_HELP);
     return EXIT_OK;
   }
-  if (positionals.length !== 1) throw new UsageError(`sync: expected one <index>, got ${positionals.length}`);
-  if (values.output === undefined) throw new UsageError('sync: -o/--output is required');
-  const workers = parseInteger('workers', values.workers);
-  if (workers === 0) throw new UsageError('--workers: expected at least 1');
-  const retries = parseInteger('retries', values.retries);
-  const timeoutSeconds = parseInteger('timeout', values.timeout);
-  if (timeoutSeconds === 0) throw new UsageError('--timeout: expected at least 1 second');
-  const connections = parseInteger('connections', values.connections);
-  if (connections === 0) throw new UsageError('--connections: expected at least 1');
-  const rateLimit = parseRate(values['limit-rate']);
-  const lowSpeed = {
-    lowSpeedBytesPerSecond: parseRate(values['speed-limit'], 'speed-limit', 0),
-    lowSpeedSeconds: parseInteger('speed-time', values['speed-time']),
-  };
-  if (lowSpeed.lowSpeedSeconds === 0) throw new UsageError('--speed-time: expected at least 1 second (--speed-limit 0 turns the check off)');
-  const timeout = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
+  const { where, output, workers, retries, timeout, connections, rateLimit, lowSpeed } = checkSyncArgs(values, positionals);
   const started = performance.now();
+  // The index request main.ts sent early, through the pool the sync is to use; parsed from the
+  // same command line, it is always for this index, but an unused one is let go.
+  const first = early?.url === where ? early : undefined;
+  adopt(first !== undefined);
   // One connection pool for the index and the blocks: the index's connection is reused.
-  const dispatcher = new Agent({ connect: { timeout: 10_000 }, connections: connections ?? 6, keepAliveTimeout: 10_000 });
+  const dispatcher = first?.dispatcher ?? createSyncAgent(connections);
   try {
-    return await sync({ ...values, output: values.output }, positionals[0] as string, io, {
+    return await sync({ ...values, output }, where, io, {
+      first: first?.response,
       retries,
       timeout,
       lowSpeed,
@@ -208,15 +179,17 @@ interface SyncSettings {
   readonly workers: number | undefined;
   readonly started: number;
   readonly dispatcher: Dispatcher;
+  /** The answer to the index request main.ts sent early, if it did. */
+  readonly first: Promise<Dispatcher.ResponseData | undefined> | undefined;
 }
 
 async function sync(
   values: { output: string; seed?: string[] | undefined; source?: string[] | undefined; 'no-resume'?: boolean; json?: boolean; quiet?: boolean },
   where: string,
   io: CliIo,
-  { retries, timeout, lowSpeed, rateLimit, connections, workers, started, dispatcher }: SyncSettings,
+  { retries, timeout, lowSpeed, rateLimit, connections, workers, started, dispatcher, first }: SyncSettings,
 ): Promise<number> {
-  const loaded = await loadIndex(where, { retries, timeout, ...lowSpeed, dispatcher });
+  const loaded = await loadIndex(where, { retries, timeout, ...lowSpeed, dispatcher, first });
   const { index } = loaded;
   const locations = resolveSources(values.source, index.metadata.urls ?? [], loaded.location);
   const source =

@@ -12,7 +12,7 @@ export const COMPRESSION_CODECS: readonly CompressionCodec[] = Object.freeze(['z
 /**
  * The default level of each codec: zstd 6, brotli 5, gzip 6 (its own default). zstd's own default
  * is 3, but an artifact's groups are compressed once and fetched many times: level 6 makes them
- * 4–6 % smaller at about half the speed, which worker threads make up for (see the README).
+ * 2–9 % smaller at about half the speed, which worker threads make up for (see the README).
  * Brotli's own default, 11, compresses at about 1 MB/s: too slow for publishing large files.
  */
 export const DEFAULT_LEVELS: Readonly<Record<CompressionCodec, number>> = Object.freeze({ zstd: 6, brotli: 5, gzip: 6 });
@@ -62,7 +62,10 @@ let wasm: Promise<WasmZstd> | undefined;
 const NO_DICTIONARY = new Uint8Array(0);
 
 function loadWasm(): Promise<WasmZstd> {
-  wasm ??= import('@bokuweb/zstd-wasm').then(async (module) => {
+  wasm ??= import('@bokuweb/zstd-wasm').then(async (namespace) => {
+    // A CommonJS package: Node's ESM gives its exports as named exports and as `default`; a
+    // bundle that splits it into a chunk of its own gives `default` only.
+    const module = (namespace as typeof namespace & { default?: typeof namespace }).default ?? namespace;
     // The package keeps one global wasm instance, and a second init() swaps it under live
     // pointers: initialise only when nobody in this process (or worker) has done it yet.
     try {
