@@ -16,7 +16,7 @@ export type CompressErrorCode =
   | 'ERR_COMPRESS_LAYOUT'
   /** Encoded layout bytes of a newer format: unknown version, codec or required feature. */
   | 'ERR_COMPRESS_LAYOUT_UNSUPPORTED'
-  /** The layout asks for something this build cannot do (a dictionary; an unknown codec). */
+  /** Something this build cannot do: a zstd frame that names a dictionary when none is given. */
   | 'ERR_COMPRESS_UNSUPPORTED'
   /** A requested range is not a valid byte range, overlaps another, or ends past the target. */
   | 'ERR_COMPRESS_INVALID_RANGE'
