@@ -42,9 +42,10 @@ export interface CompressFileOptions {
   readonly concurrency?: number | undefined;
   /**
    * Worker threads that compress groups, in [0, 64]; 0 compresses on the calling thread. Default:
-   * with the wasm zstd (Node < 22.15) and a path input of at least 16 MiB, one per CPU
-   * (`availableParallelism()`, at most 8); otherwise 0, since zlib codecs and Node's own zstd
-   * already run on libuv's thread pool. The artifact is the same for any number of workers.
+   * with the wasm zstd (Node < 22.15, or a dictionary on any Node) and a path input of at least
+   * 16 MiB, one per CPU (`availableParallelism()`, at most 8); otherwise 0, since zlib codecs and
+   * Node's own zstd already run on libuv's thread pool. The artifact is the same for any number
+   * of workers.
    * Workers run `compress-worker.js` from beside the module that starts them: an application
    * bundle must ship it beside the bundle as its own entry (see the README), or the default is 0.
    */
@@ -187,11 +188,11 @@ export async function compressFile(
         : typeof input === 'string'
           ? defaultGroupSize(total, blockSize)
           : Math.max(1, Math.floor(STREAM_GROUP_SIZE / blockSize)) * blockSize;
+    // Only the wasm zstd runs on the calling thread; zlib's codecs and Node's zstd use libuv's pool.
+    const wasmZstd = codec === 'zstd' && (zstdBackend() === '@bokuweb/zstd-wasm' || dictionary !== undefined);
     const workers =
       workerOption ??
-      (codec === 'zstd' && zstdBackend() === '@bokuweb/zstd-wasm' && typeof input === 'string' && total >= WORKER_THRESHOLD && CompressPool.available()
-        ? Math.min(8, availableParallelism())
-        : 0);
+      (wasmZstd && typeof input === 'string' && total >= WORKER_THRESHOLD && CompressPool.available() ? Math.min(8, availableParallelism()) : 0);
     // Groups in flight: by default two batches per thread at work, so no thread waits for input.
     const groupsPerBatch = Math.max(1, Math.floor(BATCH_BYTES / groupSize));
     const concurrency = concurrencyOption ?? 2 * Math.max(availableParallelism(), workers) * groupsPerBatch;
