@@ -2,7 +2,7 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SeedReader } from './seed-reader.js';
+import { PIECE, SeedReader } from './seed-reader.js';
 import { pseudoRandom } from './test-support.js';
 
 const MiB = 1 << 20;
@@ -22,7 +22,7 @@ describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
     await writeFile(path, bytes);
     const reader = await SeedReader.open(path, 0);
     try {
-      for (const [from, to] of [[0, bytes.length], [1, 4 * MiB + 1], [4 * MiB - 3, 9 * MiB + 5], [7, 7], [bytes.length - 10, bytes.length + 100]] as const) {
+      for (const [from, to] of [[0, bytes.length], [1, 2 * PIECE + 1], [PIECE - 3, 4 * PIECE + 5], [7, 7], [bytes.length - 10, bytes.length + 100]] as const) {
         const want = bytes.subarray(from, Math.min(to, bytes.length));
         let at = 0;
         for await (const piece of reader.pieces(undefined, from, to)) {
@@ -41,14 +41,15 @@ describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
     const path = join(dir, 'shrinking');
     await writeFile(path, bytes);
     const reader = await SeedReader.open(path, 0);
-    await truncate(path, 5 * MiB);
+    const cut = 2 * PIECE + PIECE / 2;
+    await truncate(path, cut);
     try {
       const seen: number[] = [];
       const run = async (): Promise<void> => {
         for await (const piece of reader.pieces()) seen.push(piece.length);
       };
-      await expect(run()).rejects.toMatchObject({ code: 'ERR_PATCHER_SEED', message: expect.stringContaining(`ended at ${5 * MiB}`) as unknown });
-      expect(seen).toEqual([4 * MiB]);
+      await expect(run()).rejects.toMatchObject({ code: 'ERR_PATCHER_SEED', message: expect.stringContaining(`ended at ${cut}`) as unknown });
+      expect(seen).toEqual([PIECE, PIECE]);
     } finally {
       await reader.close();
     }
@@ -58,7 +59,7 @@ describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
     const path = join(dir, 'early');
     await writeFile(path, bytes);
     const reader = await SeedReader.open(path, 0);
-    await truncate(path, 5 * MiB);
+    await truncate(path, PIECE + 10);
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown): void => {
       unhandled.push(e);
@@ -66,7 +67,7 @@ describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       for await (const piece of reader.pieces()) {
-        expect(piece.length).toBe(4 * MiB);
+        expect(piece.length).toBe(PIECE);
         // The read of the second piece fails while this one is being looked at.
         await new Promise((r) => setTimeout(r, 50));
         break;

@@ -5,7 +5,8 @@ import { PatcherError } from './errors.js';
 /** A seed: a file path, or bytes already in memory. */
 export type SeedInput = string | Uint8Array;
 
-const PIECE = 4 << 20;
+/** Bytes per piece of {@link SeedReader.pieces}. @internal */
+export const PIECE: number = 2 << 20;
 
 /** Random and sequential access to one seed, file or memory. @internal */
 export class SeedReader {
@@ -61,7 +62,7 @@ export class SeedReader {
   }
 
   /**
-   * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to 4 MiB.
+   * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to {@link PIECE} bytes (2 MiB).
    * For files, the next piece is read while the caller works on this one, into the other of two
    * reused buffers: a piece stays valid until the caller asks for the one after it.
    */

@@ -11,7 +11,14 @@ export function startPatcherWorker(name: 'scan-worker' | 'verify-worker'): Worke
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const url = new URL(`./${name}.ts`, here).href;
-    return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url)}); });`, { eval: true });
+    return new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url)}); });`, { eval: true, resourceLimits: LIMITS });
   }
-  return new Worker(new URL(`./${name}.js`, here));
+  return new Worker(new URL(`./${name}.js`, here), { resourceLimits: LIMITS });
 }
+
+/**
+ * The workers keep their data in typed arrays outside V8's heap and allocate few objects: a
+ * small young generation (V8's default lets it grow to tens of MB per thread) keeps a sync of a
+ * 557 MB file under 200 MB of memory.
+ */
+const LIMITS = { maxYoungGenerationSizeMb: 8 };
