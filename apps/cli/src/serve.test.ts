@@ -421,7 +421,7 @@ function startCli(args: string[]): Promise<{ child: ChildProcess; url: string; s
   });
 }
 
-describe('gosync serve (the CLI)', { timeout: 30_000 }, () => {
+describe('gosync serve (the CLI)', { timeout: 120_000 }, () => {
   it('explains itself, mentions real servers, and exits 2 on usage errors', async () => {
     const help = await gosync(['serve', '--help']);
     expect(help.code).toBe(0);
