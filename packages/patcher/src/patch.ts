@@ -237,8 +237,13 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
       if (op.kind !== 'duplicate') continue;
       await copy((offset, n) => (out as OutputFile).read(offset, n, buffer), op.from, op.to, op.length);
     }
-    await out.sync();
-    await verifyOutput(index, out, check, options, hasher);
+    // The flush to disk (on libuv's threads) and the last of the hashing run at once; both end
+    // before the rename.
+    const synced = out.sync();
+    const verified = verifyOutput(index, out, check, options, hasher);
+    const [s, v] = await Promise.allSettled([synced, verified]);
+    if (v.status === 'rejected') throw v.reason;
+    if (s.status === 'rejected') throw s.reason;
     await out.commit(index.metadata.mtime);
     out = undefined;
     if (resumeFile !== undefined) await removeFile(resumeFile);
