@@ -6,7 +6,8 @@
  * consecutive blocks, each compressed on its own) and stores {@link encodeLayout}'s bytes next to
  * the index. A client wraps any source over the artifact in a {@link CompressedSource}, which maps
  * target ranges to artifact ranges, decompresses with bounded output, verifies and yields target
- * bytes, so the patcher never knows that compression exists.
+ * bytes, so the patcher never knows that compression exists. Given a source over the plain target
+ * as well, it fetches each group the cheaper way ({@link planHybridFetch}).
  *
  * @packageDocumentation
  */
@@ -38,4 +39,6 @@ export { sampleDictionary } from './dictionary.js';
 export type { SampleDictionaryOptions } from './dictionary.js';
 export type { CompressFileOptions } from './compress-file.js';
 export { CompressedSource } from './compressed-source.js';
+export { DEFAULT_RANGE_OVERHEAD, DEFAULT_REQUEST_OVERHEAD, planHybridFetch } from './hybrid.js';
+export type { HybridPlan, PlanHybridOptions } from './hybrid.js';
 export type { CompressedSourceOptions } from './compressed-source.js';
