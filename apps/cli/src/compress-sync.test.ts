@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { COMPRESSION_CODECS, DEFAULT_LEVELS, decodeLayout, defaultGroupSize, groupArtifactRange } from '@gosync/compress';
 import { readIndexFile } from '@gosync/index';
 import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
-import type { RunningNginx } from '@gosync/testkit';
+import type { NginxAccessLogEntry, RunningNginx } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gosync } from './test-cli.js';
 
@@ -55,7 +55,7 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     await writeFile(join(dir, 'plain', 'new.bin'), newBytes);
     const built = await gosync(['index', join(dir, 'plain', 'new.bin'), '-b', '2048', '-u', 'new.bin', '-q']);
     expect(built.stderr).toBe('');
-    nginx = await startNginx({ root: dir });
+    nginx = await startNginx({ root: dir, accessLog: true });
     // The uncompressed run every compressed one must beat.
     const out = join(seedDir, 'plain.bin');
     const r = await gosync(['sync', `${nginx.url}/plain/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json']);
@@ -91,6 +91,53 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     const summary = JSON.parse(r.stdout) as Summary;
     expect(summary.httpRequests).toBeGreaterThanOrEqual(2);
     expect(summary.httpBytesReceived).toBeLessThan(plainReceived);
+  });
+
+  it('with the file and the artifact published, a scattered edit fetches plain ranges, not large groups', async () => {
+    const www = join(dir, 'hybrid');
+    await mkdir(www);
+    const file = join(www, 'new.bin');
+    // Eight 64-byte rewrites far apart: each lies in one 2 KiB block of a 64 KiB group.
+    const scattered = Buffer.from(old);
+    for (let k = 0; k < 8; k++) text(64, 100 + k).copy(scattered, 40_000 + k * 95_000);
+    await writeFile(file, scattered);
+    const built = await gosync(['index', file, '-b', '2048', '-u', 'new.bin', '--compress', 'zstd', '--group-size', '65536']);
+    expect(built.stderr).toBe('');
+    const { index } = await readIndexFile(`${file}.gsi`);
+    const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
+    expect(Math.min(...layout.sizes)).toBeGreaterThan(2048 + 200); // a group costs more than a block
+    const runs: Record<string, { summary: Summary; log: NginxAccessLogEntry[] }> = {};
+    for (const [name, extra] of [
+      ['hybrid', []],
+      ['compressed', ['--source', `${nginx.url}/hybrid/new.bin.gsz`]],
+      ['plain', ['--source', `${nginx.url}/hybrid/new.bin`]],
+    ] as const) {
+      const before = (await nginx.readAccessLog()).length;
+      const out = join(seedDir, `hybrid-${name}.bin`);
+      const r = await gosync(['sync', `${nginx.url}/hybrid/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '--json', ...extra]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(Buffer.from(await readFile(out)).equals(scattered)).toBe(true);
+      runs[name] = { summary: JSON.parse(r.stdout) as Summary, log: (await nginx.readAccessLog()).slice(before) };
+    }
+    const { hybrid, compressed, plain } = runs as Record<'hybrid' | 'compressed' | 'plain', { summary: Summary; log: NginxAccessLogEntry[] }>;
+    // The default sync asked the file itself for ranges, and the artifact for nothing.
+    const ranged = (log: NginxAccessLogEntry[], path: string): NginxAccessLogEntry[] => log.filter((e) => e.request.startsWith(`GET /hybrid/${path} `) && e.range !== '-');
+    expect(ranged(hybrid.log, 'new.bin').length).toBeGreaterThan(0);
+    expect(ranged(hybrid.log, 'new.bin.gsz')).toEqual([]);
+    expect(hybrid.summary.httpBytesReceived).toBeLessThan(compressed.summary.httpBytesReceived / 2);
+    expect(hybrid.summary.httpBytesReceived).toBeLessThanOrEqual(plain.summary.httpBytesReceived + 1000);
+    // Local paths pair the same way; a listed file that is not published: the artifact serves the rest.
+    const local = join(seedDir, 'hybrid-local.bin');
+    const r = await gosync(['sync', `${file}.gsi`, '-o', local, '--seed', join(seedDir, 'old.bin'), '-q']);
+    expect(r.stderr).toBe('');
+    expect(Buffer.from(await readFile(local)).equals(scattered)).toBe(true);
+    await rm(file);
+    const missing = join(seedDir, 'hybrid-missing.bin');
+    const m = await gosync(['sync', `${nginx.url}/hybrid/new.bin.gsi`, '-o', missing, '--seed', join(seedDir, 'old.bin'), '-q']);
+    expect(m.stderr).toBe('');
+    expect(m.code).toBe(0);
+    expect(Buffer.from(await readFile(missing)).equals(scattered)).toBe(true);
   });
 
   it('--level and --group-size shape the artifact; a local .gsz given as --source works too', async () => {

@@ -78,6 +78,13 @@ export function isArtifact(location: string): boolean {
  * URLs are mirrors of one another, like the file's); other local paths are {@link FileSource}s.
  * Ranges one source cannot serve are asked of the next, in the order the locations were given.
  *
+ * When the file itself is there too, on the same side (http(s) URLs of both, or local paths of
+ * both), the artifact's source also gets the file's source as its `plain` source: for every group
+ * that holds wanted bytes it fetches whichever is smaller on the wire, the compressed group or the
+ * plain bytes wanted from it (`planHybridFetch`). That source takes the place of the earlier of
+ * the two in the order, followed by the artifact's source alone (for a file that is listed but not
+ * published); the file's own source stays in its place, as the fallback it was.
+ *
  * @param compressLayout - the index's `compress` attachment, if any
  * @throws {@link UsageError} for a `.gsz` location when the index has no `compress` attachment;
  *   a `CompressError` (`ERR_COMPRESS_LAYOUT…`) for a bad layout
@@ -102,15 +109,20 @@ export function openSources(
   // The artifact's bytes are not the target's: CompressedSource verifies the target ranges.
   const artifactHttp = artifactUrls.length === 0 ? undefined : new HttpSource({ ...http, urls: artifactUrls });
   const stores: BlockStoreSource[] = [];
-  const sources: BlockSource[] = [];
+  // The sources in order; an artifact's is made once its plain partner is known.
+  type Entry =
+    | { readonly kind: 'other'; readonly source: BlockSource }
+    | { readonly kind: 'plain'; readonly source: BlockSource; readonly local: boolean; readonly name: string }
+    | { readonly kind: 'artifact'; readonly artifact: BlockSource; readonly layout: CompressedLayout; readonly local: boolean; readonly name: string };
+  const entries: Entry[] = [];
   let httpAdded = false;
   let artifactHttpAdded = false;
   for (const location of locations) {
     if (isArtifact(location) && layout !== undefined) {
       if (!HTTP.test(location)) {
-        sources.push(new CompressedSource({ layout, artifact: new FileSource(location), verifier, name: location }));
+        entries.push({ kind: 'artifact', artifact: new FileSource(location), layout, local: true, name: location });
       } else if (!artifactHttpAdded && artifactHttp !== undefined) {
-        sources.push(new CompressedSource({ layout, artifact: artifactHttp, verifier, name: artifactUrls.join(', ') }));
+        entries.push({ kind: 'artifact', artifact: artifactHttp, layout, local: false, name: artifactUrls.join(', ') });
         artifactHttpAdded = true;
       }
     } else if (isStore(location)) {
@@ -123,12 +135,35 @@ export function openSources(
         dispatcher: http.dispatcher,
       });
       stores.push(store);
-      sources.push(store);
-    } else if (!HTTP.test(location)) sources.push(new FileSource(location, { verifier }));
+      entries.push({ kind: 'other', source: store });
+    } else if (!HTTP.test(location)) entries.push({ kind: 'plain', source: new FileSource(location, { verifier }), local: true, name: location });
     else if (!httpAdded && httpSource !== undefined) {
-      sources.push(httpSource);
+      entries.push({ kind: 'plain', source: httpSource, local: false, name: urls.join(', ') });
       httpAdded = true;
     }
+  }
+  // The first artifact with a source of the file on its side (both local or both HTTP) gets it as
+  // its plain source, and goes before it if the file came first.
+  const sources: BlockSource[] = [];
+  let paired = false;
+  for (const entry of entries) {
+    if (entry.kind !== 'artifact') {
+      sources.push(entry.source);
+      continue;
+    }
+    const plain = paired ? undefined : entries.find((e) => e.kind === 'plain' && e.local === entry.local);
+    const { artifact, name } = entry;
+    if (plain?.kind !== 'plain') {
+      sources.push(new CompressedSource({ layout: entry.layout, artifact, verifier, name }));
+      continue;
+    }
+    paired = true;
+    const hybrid = new CompressedSource({ layout: entry.layout, artifact, verifier, name, plain: plain.source, plainName: plain.name });
+    // If the hybrid fails (a file listed but not published: 404), the artifact alone serves the rest.
+    const alone = new CompressedSource({ layout: entry.layout, artifact, verifier, name });
+    const before = sources.indexOf(plain.source);
+    if (before < 0) sources.push(hybrid, alone);
+    else sources.splice(before, 0, hybrid, alone);
   }
   return {
     async *fetch(ranges, options) {
