@@ -6,7 +6,10 @@ import {
   parseRetryAfter,
 } from '@gosync/blocksources';
 import { GosyncError } from '@gosync/core';
-import { decodeAnyIndex, type BlockIndex, type IndexFormat } from '@gosync/index';
+import { IndexError, decodeAnyIndex, detectIndexFormat, type BlockIndex, type IndexFormat } from '@gosync/index';
+
+/** Bytes that tell the index formats apart ("zsync: " is the longest signature). */
+const FORMAT_PREFIX = 8;
 import { request, type Dispatcher } from 'undici';
 import { DEFAULT_TIMEOUT_SECONDS, INDEX_REQUEST_HEADERS } from './sync-options.js';
 
@@ -136,6 +139,17 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
           },
         });
         for await (const chunk of meter.watch(res.body as AsyncIterable<Uint8Array>)) {
+          if (size < FORMAT_PREFIX && size + chunk.length >= FORMAT_PREFIX) {
+            // Not an index (the file's own URL, say): stop now rather than after the whole file.
+            const head = Buffer.concat([...chunks, chunk]).subarray(0, FORMAT_PREFIX);
+            if (detectIndexFormat(head) === undefined) {
+              res.body.destroy();
+              throw new IndexError(
+                'ERR_INDEX_BAD_MAGIC',
+                `${current}: not a native (.gsi), .zsync or .gosync index (first bytes ${head.toString('hex')}); is it the file itself? Give the URL of its index`,
+              );
+            }
+          }
           size += chunk.length;
           if (size > maxBytes) {
             res.body.destroy();
@@ -154,5 +168,5 @@ export async function downloadIndex(url: string, options: DownloadIndexOptions =
     }
     if (attempt < retries) await sleep(Math.min(retryAfter ?? backoffDelay(attempt + 1, 250, 8000), 60_000), options.signal);
   }
-  throw new RemoteIndexError('ERR_CLI_INDEX_DOWNLOAD', `cannot download the index after ${retries + 1} attempts: ${last}`);
+  throw new RemoteIndexError('ERR_CLI_INDEX_DOWNLOAD', `cannot download the index after ${retries + 1} attempt${retries === 0 ? '' : 's'}: ${last}`);
 }

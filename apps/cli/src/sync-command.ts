@@ -1,6 +1,8 @@
 // `gosync sync` and `gosync diff`: rebuild a file from an index, local seeds and a source of
 // missing bytes; or only show the plan.
 import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '@gosync/core';
 import { readIndexFile, type BlockIndex } from '@gosync/index';
@@ -9,7 +11,7 @@ import { discardEarlyIndex, type EarlyIndex } from './early-index.js';
 import { downloadIndex, type DownloadIndexOptions } from './remote-index.js';
 import { checkSyncArgs, createSyncAgent, parseSyncArgs } from './sync-options.js';
 import { COMPRESS_ATTACHMENT, openSources, resolveSources, type IndexLocation } from './sources.js';
-import { createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
+import { PatcherError, createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
 import { EXIT_OK, EXIT_TEXT, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
 export const SYNC_HELP: string = `gosync sync <index path or URL> -o <out> [--seed FILE]… [--source PATH or URL]… [options]
@@ -18,8 +20,9 @@ Rebuilds the file described by <index> (native .gsi, .zsync or .gosync, a local 
 http(s) URL) into <out>: scans the seeds for blocks it already has, copies them, fetches the
 rest with range requests, checks every fetched block against its strong hash and the whole file
 against the index's file hash, then renames the result into place (with the index's mtime).
-Seeds are never modified; <out> may be one of them (in place). An interrupted run leaves
-<out>.gosync-part, which the next run reuses.
+Seeds are never modified; an existing <out> is used as a seed too (after the ones given), so
+running the same sync again fetches nothing. An interrupted run (Ctrl-C, a network failure)
+leaves <out>.gosync-part, which the next run reuses.
 
 Options:
   -o, --output <path>    the file to write (required)
@@ -48,7 +51,8 @@ Output:
   -q, --quiet            no progress and no summary
   -h, --help             this help
 
-The summary counts HTTP requests and bytes received, the index's bytes included.
+The summary counts HTTP requests and bytes received, the index's bytes included; --json adds
+"phases": when each phase (scan, write, fetch, verify) began, in seconds since the start.
 
 ${EXIT_TEXT}
 `;
@@ -209,9 +213,16 @@ async function sync(
     phases[e.phase] ??= Number(((performance.now() - started) / 1000).toFixed(3));
     progress.onProgress(e);
   };
+  // Like zsync and rsync, an existing output is a seed too (after the ones given): the same
+  // sync run again fetches nothing.
+  const seeds = [...(values.seed ?? [])];
+  if ((await statOrUndefined(values.output))?.isFile() === true && !seeds.some((seed) => resolve(seed) === resolve(values.output))) {
+    seeds.push(values.output);
+  }
+  const interrupted = onInterrupt(io, values.output);
   try {
     const result = await patch(index, {
-      seeds: values.seed ?? [],
+      seeds,
       output: values.output,
       source,
       resume: !values['no-resume'],
@@ -241,16 +252,54 @@ async function sync(
       };
       io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
     } else if (!values.quiet) {
-      const wire = requests > 0 ? `; ${requests} HTTP requests, ${formatBytes(received)} received with the index` : '';
+      const wire = requests > 0 ? `; ${requests} HTTP request${requests === 1 ? '' : 's'}, ${formatBytes(received)} received with the index` : '';
       io.stdout(
-        `${result.output}: ${formatBytes(plan.targetLength)}; reused ${formatBytes(plan.reusedBytes)} (${percent(plan.reusedBytes, plan.targetLength)}), fetched ${formatBytes(result.fetchedBytes)} in ${result.requests} ranges${plan.duplicateBytes > 0 ? `, ${formatBytes(plan.duplicateBytes)} duplicated` : ''}${result.resumed ? ', resumed' : ''}${wire}; ${seconds.toFixed(2)} s\n`,
+        `${result.output}: ${formatBytes(plan.targetLength)}; reused ${formatBytes(plan.reusedBytes)} (${percent(plan.reusedBytes, plan.targetLength)}), fetched ${formatBytes(result.fetchedBytes)} in ${result.requests} range${result.requests === 1 ? '' : 's'}${plan.duplicateBytes > 0 ? `, ${formatBytes(plan.duplicateBytes)} duplicated` : ''}${result.resumed ? ', resumed' : ''}${wire}; ${seconds.toFixed(2)} s\n`,
       );
     }
     return EXIT_OK;
+  } catch (e) {
+    if (e instanceof PatcherError && e.code === 'ERR_PATCHER_NO_SOURCE') {
+      throw new PatcherError(
+        e.code,
+        `${e.message}: give --source <URL or path of the new file>, or publish the index with its URL (gosync index -u <URL>)`,
+        { cause: e },
+      );
+    }
+    throw e;
   } finally {
+    interrupted.off();
     progress.done();
     await source?.close();
   }
+}
+
+async function statOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * On Ctrl-C (SIGINT) or SIGTERM during a sync: says that the next run resumes, then exits with
+ * 130 or 143 as a shell would. What was written stays in `<out>.gosync-part`.
+ */
+function onInterrupt(io: CliIo, output: string): { off: () => void } {
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((signal) => {
+    const handler = (): void => {
+      io.stderr(`\ngosync: interrupted by ${signal}; ${output}.gosync-part keeps what was written: run the same command again to resume\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  return {
+    off: () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    },
+  };
 }
 
 export async function diffCommand(args: string[], io: CliIo): Promise<number> {

@@ -1,5 +1,6 @@
 // The command line of `gosync sync`, shared by the command and by the early index request that
 // main.ts sends before the rest of the program has loaded (early-index.ts).
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { UsageError, parseInteger } from './usage.js';
@@ -85,6 +86,9 @@ export interface SyncArgs {
 export function checkSyncArgs(values: SyncArgValues, positionals: readonly string[]): SyncArgs {
   if (positionals.length !== 1) throw new UsageError(`sync: expected one <index>, got ${positionals.length}`);
   if (values.output === undefined) throw new UsageError('sync: -o/--output is required');
+  if (statSync(values.output, { throwIfNoEntry: false })?.isDirectory() === true) {
+    throw new UsageError(`-o/--output: ${values.output} is a directory; give the path of the file to write`);
+  }
   const workers = parseInteger('workers', values.workers);
   if (workers === 0) throw new UsageError('--workers: expected at least 1');
   const retries = parseInteger('retries', values.retries);
