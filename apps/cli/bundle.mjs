@@ -12,7 +12,7 @@
 // The workers keep their file names: the packages start them with
 // `new URL('./scan-worker.js', import.meta.url)`, and inside the bundle `import.meta.url` is
 // the bundle's own URL, so they are found beside it.
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ import { build } from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const packageDist = (name) => dirname(require.resolve(name));
+
+const { version } = JSON.parse(await readFile(join(here, 'package.json'), 'utf8'));
 
 await build({
   entryPoints: {
@@ -41,6 +43,8 @@ await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
+  // `gosync --version` of a bundle copied elsewhere (see src/version.ts).
+  define: { 'globalThis.GOSYNC_CLI_VERSION': JSON.stringify(version) },
   // Only Agent and request of undici, not its whole entry (see undici-lite.cjs). An exact match:
   // the deep imports of undici-lite.cjs itself resolve as usual.
   plugins: [{ name: 'undici-lite', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: join(here, 'undici-lite.cjs') })) }],

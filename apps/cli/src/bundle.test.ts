@@ -3,9 +3,9 @@
 // that `pnpm build` wrote (turbo builds the CLI before testing it).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -73,10 +73,19 @@ describe('the bundled gosync', () => {
     const result = await run(['--version'], dir);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(`gosync ${pkg.version} (Node ${process.version})\n`);
+    // Also when the bundle is copied away from the repository: the version is built in.
+    const copy = join(dir, 'copied-bundle');
+    await cp(dirname(bundle), copy, { recursive: true });
+    const moved = await new Promise<string>((resolve) => {
+      execFile(process.execPath, [join(copy, 'gosync.js'), '--version'], (_e, stdout) => {
+        resolve(stdout);
+      });
+    });
+    expect(moved).toBe(`gosync ${pkg.version} (Node ${process.version})\n`);
   });
 
   it('indexes with hashing workers and syncs with scanning workers, byte-exact', async () => {
-    const index = await run(['index', 'new.bin', '-o', 'new.gsi', '--workers', '2', '--block-size', '1024'], dir);
+    const index = await run(['index', 'new.bin', '-o', 'new.gsi', '-u', 'new.bin', '--workers', '2', '--block-size', '1024'], dir);
     expect(index.stderr).toBe('');
     expect(index.code).toBe(0);
     const sync = await run(['sync', 'new.gsi', '-o', 'out.bin', '--seed', 'old.bin', '--source', 'new.bin', '--workers', '2', '--json'], dir);
@@ -89,7 +98,7 @@ describe('the bundled gosync', () => {
   });
 
   it('writes and reads a zstd artifact (the wasm file travels with the bundle)', async () => {
-    const index = await run(['index', 'new.bin', '-o', 'z.gsi', '--compress', 'zstd'], dir);
+    const index = await run(['index', 'new.bin', '-o', 'z.gsi', '-u', 'new.bin', '--compress', 'zstd'], dir);
     expect(index.stderr).toBe('');
     expect(index.code).toBe(0);
     const sync = await run(['sync', 'z.gsi', '-o', 'outz.bin', '--seed', 'old.bin', '--json'], dir);

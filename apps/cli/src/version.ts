@@ -3,11 +3,17 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+declare global {
+  /** The CLI's version, written into the bundle by bundle.mjs (undefined when run unbundled). */
+  var GOSYNC_CLI_VERSION: string | undefined;
+}
+
 /**
- * The version in the package.json of `@gosync/cli`, found by walking up from this module: it
- * runs from src/ (tsx), dist/ (tsc) and dist/bundle/ (the bundle).
+ * The version of `@gosync/cli`: built into the bundle (so a copied bundle still knows it), else
+ * read from its package.json, found by walking up from this module (src/ with tsx, dist/).
  */
 export async function cliVersion(): Promise<string> {
+  if (typeof globalThis.GOSYNC_CLI_VERSION === 'string') return globalThis.GOSYNC_CLI_VERSION;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     try {
