@@ -4,7 +4,7 @@ import { indexCommand } from './index-command.js';
 import { infoCommand } from './info-command.js';
 import { serveCommand } from './serve-command.js';
 import { diffCommand, syncCommand } from './sync-command.js';
-import { EXIT_ERROR, EXIT_OK, EXIT_TEXT, EXIT_USAGE, UsageError, type CliIo } from './usage.js';
+import { EXIT_ERROR, EXIT_OK, EXIT_TEXT, EXIT_USAGE, UsageError, isSystemError, type CliIo } from './usage.js';
 import { cliVersion } from './version.js';
 import { warmUp } from './warm-up.js';
 
@@ -30,7 +30,8 @@ ${EXIT_TEXT}
 
 /**
  * Runs the CLI with arguments (without `node` and the script) and returns the exit code.
- * Errors are printed to `io.stderr` as `gosync: <code>: <message>`.
+ * Errors are printed to `io.stderr` as `gosync: <code>: <message>`, the code always an `ERR_…`
+ * one: a bare Node system error as `ERR_CLI_IO`, anything unforeseen as `ERR_UNEXPECTED`.
  */
 export async function run(args: readonly string[], io: CliIo, early?: EarlyIndex): Promise<number> {
   const [command, ...rest] = args;
@@ -70,8 +71,10 @@ export async function run(args: readonly string[], io: CliIo, early?: EarlyIndex
       io.stderr(`gosync: ${e.code}: ${e.message}\n`);
       return EXIT_ERROR;
     }
-    const err = e as NodeJS.ErrnoException;
-    io.stderr(`gosync: ${err.code ?? 'ERR_UNEXPECTED'}: ${err.message}\n`);
+    // Last resort: a system error (its message starts with its own code, e.g. EACCES) gets
+    // ERR_CLI_IO, anything else ERR_UNEXPECTED, so every message starts with one ERR_ code.
+    const message = e instanceof Error ? e.message : String(e);
+    io.stderr(`gosync: ${isSystemError(e) ? 'ERR_CLI_IO' : 'ERR_UNEXPECTED'}: ${message}\n`);
     return EXIT_ERROR;
   }
 }

@@ -1,6 +1,6 @@
 // `gosync index`: build an index (native, .zsync or .gosync), optionally with a block store
 // and a compressed artifact.
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BLOCK_STORE_MANIFEST_NAME, writeBlockStore } from '@gosync/blocksources';
@@ -16,6 +16,7 @@ import {
   sampleDictionary,
   type CompressionCodec,
 } from '@gosync/compress';
+import { isGosyncError } from '@gosync/core';
 import {
   buildIndex,
   defaultBlockSize,
@@ -28,7 +29,7 @@ import {
   type BuildIndexOptions,
 } from '@gosync/index';
 import { ARTIFACT_EXTENSION, COMPRESS_ATTACHMENT } from './sources.js';
-import { EXIT_OK, EXIT_TEXT, UsageError, parseInteger, type CliIo } from './usage.js';
+import { CliError, EXIT_OK, EXIT_TEXT, UsageError, isSystemError, parseInteger, systemReason, type CliIo } from './usage.js';
 
 export const INDEX_HELP: string = `gosync index <file> [options]
 
@@ -53,7 +54,9 @@ Options:
       --avg-size <n>      average chunk size with --chunks, a power of two (default 65536;
                           chunks range from a quarter to four times it)
   -u, --url <url>         a URL of the file, stored in the index (repeatable; may be relative
-                          to the index's own URL)
+                          to the index's own URL). Without one (and without --store or
+                          --compress, which add their own), \`gosync sync\` needs
+                          --source <URL of the file>; a note on stderr says so
       --store <dir>       also write a content-addressed block store of the file into <dir>
                           (objects named by SHA-256, and manifest.gbs) for static hosts
                           without Range support; its manifest's path relative to the index
@@ -191,68 +194,119 @@ export async function indexCommand(args: string[], io: CliIo): Promise<number> {
   const extension = format === 'native' ? '.gsi' : `.${format}`;
   const output = values.output ?? `${file}${extension}`;
   const urls = [...(values.url ?? [])];
-  if (values.store !== undefined) {
-    await writeBlockStore(file, values.store, objectSize === undefined ? {} : { objectSize });
-    const manifest = relative(dirname(resolve(output)), join(resolve(values.store), BLOCK_STORE_MANIFEST_NAME)).split(sep).join('/');
-    if (!urls.includes(manifest)) urls.push(manifest);
-  }
-  const options: BuildIndexOptions = {
-    profile: format,
-    ...(blockSize === undefined ? {} : { blockSize }),
-    ...(workers === undefined ? {} : { workers }),
-    ...(hash === undefined ? {} : { strongHash: hash }),
-    ...(values['full-hashes'] ? { hashLengths: 'full' as const } : {}),
-    ...(values.chunks ? { kind: 'chunks' as const, chunking: avgSize === undefined ? {} : { avgSize } } : {}),
-    ...(urls.length === 0 ? {} : { metadata: { urls } }),
-  };
-  let index: BlockIndex;
-  let artifactNote = '';
-  if (compress === undefined) index = await buildIndex(file, options);
-  else {
-    // The block size is fixed first, so that hashing (worker threads) and compressing run at once.
-    const fileSize = (await stat(file)).size;
-    const indexBlockSize = blockSize ?? defaultBlockSize(fileSize);
-    // By default the group grows with the file (defaultGroupSize): small groups fetch less where
-    // changes are scattered, large ones compress better where most of a file changes
-    // (docs/benchmarks.md, issue 6).
-    const groupSize = compress.groupSize ?? defaultGroupSize(fileSize, indexBlockSize);
-    const blocksPerGroup = groupSize / indexBlockSize;
-    if (!Number.isInteger(blocksPerGroup) || blocksPerGroup < 1) {
-      throw new UsageError(`--group-size: expected a multiple of the block size ${indexBlockSize}, got ${String(compress.groupSize)}`);
-    }
-    const artifact = values.artifact ?? `${output.endsWith('.gsi') ? output.slice(0, -'.gsi'.length) : output}${ARTIFACT_EXTENSION}`;
-    if (!artifact.endsWith(ARTIFACT_EXTENSION)) throw new UsageError(`--artifact: the name must end in ${ARTIFACT_EXTENSION} (clients recognise artifacts by it), got ${JSON.stringify(artifact)}`);
-    // A dictionary is sampled before compressing starts (a few hundred reads of 256 bytes).
-    const dictionary = compress.dictionary === undefined ? undefined : await sampleDictionary(file, { size: compress.dictionary });
-    const [built, layout] = await Promise.all([
-      buildIndex(file, { ...options, blockSize: indexBlockSize }),
-      compressFile(file, artifact, {
-        codec: compress.codec,
-        blockSize: indexBlockSize,
-        ...(compress.level === undefined ? {} : { level: compress.level }),
-        blocksPerGroup,
-        ...(dictionary === undefined || dictionary.length === 0 ? {} : { dictionary }),
-      }),
-    ]);
-    index = built;
-    const url = relative(dirname(resolve(output)), resolve(artifact)).split(sep).join('/');
-    const metaUrls = [url, ...(index.metadata.urls ?? []).filter((u) => u !== url)];
-    index = index.withMetadata({ ...index.metadata, urls: metaUrls, attachments: { ...index.metadata.attachments, [COMPRESS_ATTACHMENT]: encodeLayout(layout) } });
-    const size = artifactLength(layout);
-    artifactNote = `; ${layout.codec} ${layout.level} artifact ${artifact}, ${size} bytes (${index.fileLength === 0 ? 100 : ((100 * size) / index.fileLength).toFixed(1)} % of the file) in ${layout.sizes.length} groups of ${layout.groupSize} bytes${layout.dictionary === undefined ? '' : ` after a ${layout.dictionary.length}-byte dictionary`}${dictionary?.length === 0 ? ' (the file is too small for a dictionary: none)' : ''}`;
-  }
-  const bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
+  // The index's temporary file is opened first, so that an unwritable output fails before the
+  // file is read; it is removed on any failure.
   const temp = `${output}.tmp-${process.pid}`;
+  let handle: FileHandle | undefined;
   try {
-    await writeFile(temp, bytes);
-    await rename(temp, output);
+    handle = await open(temp, 'w');
   } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
+    throw new CliError('ERR_CLI_IO', `cannot write the index ${output}: ${systemReason(e)}`, { cause: e });
+  }
+  let renamed = false;
+  let index: BlockIndex;
+  let bytes: Uint8Array;
+  let artifactNote = '';
+  try {
+    if (values.store !== undefined) {
+      const store = values.store;
+      await ioStep(file, `write the block store ${store}`, () => writeBlockStore(file, store, objectSize === undefined ? {} : { objectSize }));
+      const manifest = relative(dirname(resolve(output)), join(resolve(store), BLOCK_STORE_MANIFEST_NAME)).split(sep).join('/');
+      if (!urls.includes(manifest)) urls.push(manifest);
+    }
+    const options: BuildIndexOptions = {
+      profile: format,
+      ...(blockSize === undefined ? {} : { blockSize }),
+      ...(workers === undefined ? {} : { workers }),
+      ...(hash === undefined ? {} : { strongHash: hash }),
+      ...(values['full-hashes'] ? { hashLengths: 'full' as const } : {}),
+      ...(values.chunks ? { kind: 'chunks' as const, chunking: avgSize === undefined ? {} : { avgSize } } : {}),
+      ...(urls.length === 0 ? {} : { metadata: { urls } }),
+    };
+    if (compress === undefined) index = await buildIndex(file, options);
+    else {
+      // The block size is fixed first, so that hashing (worker threads) and compressing run at once.
+      const fileSize = (await ioStep(file, `read ${file}`, () => stat(file))).size;
+      const indexBlockSize = blockSize ?? defaultBlockSize(fileSize);
+      // By default the group grows with the file (defaultGroupSize): small groups fetch less where
+      // changes are scattered, large ones compress better where most of a file changes
+      // (docs/benchmarks.md, issue 6).
+      const groupSize = compress.groupSize ?? defaultGroupSize(fileSize, indexBlockSize);
+      const blocksPerGroup = groupSize / indexBlockSize;
+      if (!Number.isInteger(blocksPerGroup) || blocksPerGroup < 1) {
+        throw new UsageError(`--group-size: expected a multiple of the block size ${indexBlockSize}, got ${String(compress.groupSize)}`);
+      }
+      const artifact = values.artifact ?? `${output.endsWith('.gsi') ? output.slice(0, -'.gsi'.length) : output}${ARTIFACT_EXTENSION}`;
+      if (!artifact.endsWith(ARTIFACT_EXTENSION)) throw new UsageError(`--artifact: the name must end in ${ARTIFACT_EXTENSION} (clients recognise artifacts by it), got ${JSON.stringify(artifact)}`);
+      // A dictionary is sampled before compressing starts (a few hundred reads of 256 bytes).
+      const dictionarySize = compress.dictionary;
+      const dictionary = dictionarySize === undefined ? undefined : await ioStep(file, `read ${file}`, () => sampleDictionary(file, { size: dictionarySize }));
+      // Both settle before a failure is reported, so that no artifact appears after the error.
+      const [built, compressed] = await Promise.allSettled([
+        buildIndex(file, { ...options, blockSize: indexBlockSize }),
+        ioStep(file, `write the artifact ${artifact}`, () =>
+          compressFile(file, artifact, {
+            codec: compress.codec,
+            blockSize: indexBlockSize,
+            ...(compress.level === undefined ? {} : { level: compress.level }),
+            blocksPerGroup,
+            ...(dictionary === undefined || dictionary.length === 0 ? {} : { dictionary }),
+          }),
+        ),
+      ]);
+      if (built.status === 'rejected') throw built.reason;
+      if (compressed.status === 'rejected') throw compressed.reason;
+      const layout = compressed.value;
+      index = built.value;
+      const url = relative(dirname(resolve(output)), resolve(artifact)).split(sep).join('/');
+      const metaUrls = [url, ...(index.metadata.urls ?? []).filter((u) => u !== url)];
+      index = index.withMetadata({ ...index.metadata, urls: metaUrls, attachments: { ...index.metadata.attachments, [COMPRESS_ATTACHMENT]: encodeLayout(layout) } });
+      const size = artifactLength(layout);
+      artifactNote = `; ${layout.codec} ${layout.level} artifact ${artifact}, ${size} bytes (${index.fileLength === 0 ? 100 : ((100 * size) / index.fileLength).toFixed(1)} % of the file) in ${layout.sizes.length} groups of ${layout.groupSize} bytes${layout.dictionary === undefined ? '' : ` after a ${layout.dictionary.length}-byte dictionary`}${dictionary?.length === 0 ? ' (the file is too small for a dictionary: none)' : ''}`;
+    }
+    bytes = format === 'native' ? encodeIndex(index) : format === 'zsync' ? encodeZsync(index) : encodeGosync(index);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(temp, output);
+      renamed = true;
+    } catch (e) {
+      throw new CliError('ERR_CLI_IO', `cannot write the index ${output}: ${systemReason(e)}`, { cause: e });
+    }
+  } finally {
+    await handle?.close().catch(() => undefined);
+    if (!renamed) await rm(temp, { force: true }).catch(() => undefined);
   }
   if (!values.quiet) {
     const cut = index.kind === 'chunks' ? `${index.count} chunks of at most ${index.blockSize} bytes` : `${index.count} blocks of ${index.blockSize} bytes`;
     io.stdout(`${output}: ${format} index of ${file}, ${cut}, ${bytes.length} bytes${values.store === undefined ? '' : `; block store in ${values.store}`}${artifactNote}\n`);
+    // The gosync format carries no URLs; the others do, and a client of an index without any
+    // stops with ERR_PATCHER_NO_SOURCE unless given --source.
+    if (format !== 'gosync' && (index.metadata.urls ?? []).length === 0) {
+      io.stderr('note: no URL stored (-u): clients will need --source <URL of the file>\n');
+    }
   }
   return EXIT_OK;
+}
+
+/**
+ * Runs one step that reads `input` and writes an output, turning its failures into
+ * `ERR_CLI_IO` errors that name the file as the user gave it: "cannot read <input>: …" when the
+ * input failed, else "cannot <doing>: …"; other errors pass unchanged. Errors of the packages that already carry a code and
+ * the real file names (`ERR_INDEX_IO`, `ERR_BLOCKSOURCE_IO`, …) pass unchanged; `ERR_COMPRESS_IO`
+ * is rewrapped, as it names the artifact's temporary file.
+ */
+async function ioStep<T>(input: string, doing: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (isGosyncError(e) && e.code !== 'ERR_COMPRESS_IO') throw e;
+    const system = isSystemError(e) ? e : isGosyncError(e) && isSystemError(e.cause) ? e.cause : undefined;
+    if (system === undefined && !isGosyncError(e)) throw e; // not an I/O failure: a bug, ERR_UNEXPECTED
+    const reason = system === undefined ? (e as Error).message : systemReason(system);
+    const what = system?.path === input ? `read ${input}` : doing;
+    throw new CliError('ERR_CLI_IO', `cannot ${what}: ${reason}`, { cause: e });
+  }
 }
