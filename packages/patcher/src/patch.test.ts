@@ -380,6 +380,20 @@ describe('parallel scan', () => {
     }
   }, 60_000);
 
+  it('reports scan progress up to the seed size and no further, although sections overlap', async () => {
+    const base = pseudoRandom(1_000_000, 5);
+    const seedPath = join(dir, 'progress.seed');
+    await writeFile(seedPath, base);
+    const index = await indexOf(base.subarray(0, 600_000), { blockSize: 1024 });
+    for (const workers of [1, 3]) {
+      const seen: { done: number; total: number }[] = [];
+      await planPatch(index, { seeds: [seedPath], workers, onProgress: (e) => { if (e.phase === 'scan') seen.push({ done: e.done, total: e.total }); } });
+      expect(seen.length, `${workers} thread(s)`).toBeGreaterThan(0);
+      for (const e of seen) expect(e.done).toBeLessThanOrEqual(e.total);
+      expect(seen.at(-1)).toEqual({ done: base.length, total: base.length });
+    }
+  });
+
   it('rejects a bad worker count', async () => {
     const index = await indexOf(text('abc'));
     await expect(planPatch(index, { seeds: [], workers: 0 })).rejects.toThrow(/workers/);

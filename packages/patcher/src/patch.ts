@@ -88,7 +88,9 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
     matches,
     signal: options.signal,
     onBytes: (bytes) => {
-      done += bytes;
+      // Parallel sections overlap by a block or two, read by both threads: never report more
+      // than the seeds hold.
+      done = Math.min(total, done + bytes);
       options.onProgress?.({ phase: 'scan', done, total });
     },
   };
