@@ -64,7 +64,7 @@ export async function run(args: readonly string[], io: CliIo, early?: EarlyIndex
     }
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true)) {
-      io.stderr(`gosync: usage: ${e.message}\nRun \`gosync ${command !== undefined && ['index', 'info', 'sync', 'diff'].includes(command) ? `${command} ` : ''}--help\` for help.\n`);
+      io.stderr(`gosync: usage: ${usageMessage(e)}\nRun \`gosync ${command !== undefined && ['index', 'info', 'sync', 'diff'].includes(command) ? `${command} ` : ''}--help\` for help.\n`);
       return EXIT_USAGE;
     }
     if (isGosyncError(e)) {
@@ -77,4 +77,13 @@ export async function run(args: readonly string[], io: CliIo, early?: EarlyIndex
     io.stderr(`gosync: ${isSystemError(e) ? 'ERR_CLI_IO' : 'ERR_UNEXPECTED'}: ${message}\n`);
     return EXIT_ERROR;
   }
+}
+
+/**
+ * The text of a usage error. node:util's message for an unknown option ends in advice about
+ * `--` with unbalanced quotes; the option's name is what helps.
+ */
+function usageMessage(e: Error): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(e.message);
+  return (e as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown !== null ? `unknown option ${unknown[1] ?? ''}` : e.message;
 }

@@ -71,7 +71,9 @@ describe('gosync CLI', { timeout: 30_000 }, () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown command');
     expect((await gosync(['index', file, '--format', 'tar'])).code).toBe(2);
-    expect((await gosync(['index', file, '--bogus'])).code).toBe(2);
+    const bogus = await gosync(['index', file, '--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toBe('gosync: usage: unknown option --bogus\nRun `gosync index --help` for help.\n');
     expect((await gosync(['index', file, '--format', 'zsync', '--hash', 'sha256'])).code).toBe(2);
     expect((await gosync(['index'])).code).toBe(2);
     const missing = await gosync(['index', join(dir, 'missing.bin')]);
