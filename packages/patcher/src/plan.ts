@@ -66,44 +66,69 @@ export interface Plan {
  */
 export function makePlan(index: BlockIndex, matches: Matches, maxFetchRange: number): Plan {
   const operations: PlanOperation[] = [];
-  const firstCopy = new Map<string, number>();
+  const duplicates = new FetchedBlocks(index);
   let reusedBytes = 0;
   let fetchBytes = 0;
   let duplicateBytes = 0;
+  // The operation being built, extended block by block until the run breaks (no object per
+  // block: a 557 MB target has 136 k blocks).
+  let kind: PlanOperation['kind'] | undefined;
+  let seed = 0;
+  let from = 0;
+  let to = 0;
+  let length = 0;
+  const flush = (): void => {
+    if (kind === 'copy') operations.push({ kind, seed, from, to, length });
+    else if (kind === 'fetch') operations.push({ kind, to, length });
+    else if (kind === 'duplicate') operations.push({ kind, from, to, length });
+    kind = undefined;
+  };
   for (let b = 0; b < index.count; b++) {
-    const to = index.blockStart(b);
-    const length = index.blockLength(b);
-    const last = operations.at(-1);
-    const seed = matches.seedOf[b] as number;
-    if (seed >= 0) {
-      const from = matches.offsetOf[b] as number;
-      reusedBytes += length;
-      if (last?.kind === 'copy' && last.seed === seed && last.to + last.length === to && last.from + last.length === from) {
-        operations[operations.length - 1] = { ...last, length: last.length + length };
-      } else {
-        operations.push({ kind: 'copy', seed, from, to, length });
+    const at = index.blockStart(b);
+    const n = index.blockLength(b);
+    const s = matches.seedOf[b] as number;
+    if (s >= 0) {
+      const f = matches.offsetOf[b] as number;
+      reusedBytes += n;
+      if (kind === 'copy' && seed === s && to + length === at && from + length === f) {
+        length += n;
+        continue;
       }
+      flush();
+      kind = 'copy';
+      seed = s;
+      from = f;
+      to = at;
+      length = n;
       continue;
     }
-    const key = `${length}:${Buffer.from(index.strongHashOf(b)).toString('latin1')}:${index.weakSums[b] as number}`;
-    const earlier = firstCopy.get(key);
-    if (earlier !== undefined) {
-      duplicateBytes += length;
-      if (last?.kind === 'duplicate' && last.to + last.length === to && last.from + last.length === earlier) {
-        operations[operations.length - 1] = { ...last, length: last.length + length };
-      } else {
-        operations.push({ kind: 'duplicate', from: earlier, to, length });
+    const earlier = duplicates.firstLike(b);
+    if (earlier >= 0) {
+      const e = index.blockStart(earlier);
+      duplicateBytes += n;
+      if (kind === 'duplicate' && to + length === at && from + length === e) {
+        length += n;
+        continue;
       }
+      flush();
+      kind = 'duplicate';
+      from = e;
+      to = at;
+      length = n;
       continue;
     }
-    firstCopy.set(key, to);
-    fetchBytes += length;
-    if (last?.kind === 'fetch' && last.to + last.length === to && last.length + length <= maxFetchRange) {
-      operations[operations.length - 1] = { ...last, length: last.length + length };
-    } else {
-      operations.push({ kind: 'fetch', to, length });
+    duplicates.add(b);
+    fetchBytes += n;
+    if (kind === 'fetch' && to + length === at && length + n <= maxFetchRange) {
+      length += n;
+      continue;
     }
+    flush();
+    kind = 'fetch';
+    to = at;
+    length = n;
   }
+  flush();
   const fetchRanges = operations
     .filter((op): op is FetchOperation => op.kind === 'fetch')
     .map((op) => ({ start: op.to, end: op.to + op.length }));
@@ -117,3 +142,67 @@ export function makePlan(index: BlockIndex, matches: Matches, maxFetchRange: num
     blocks: { total: index.count, found: matches.found },
   };
 }
+
+/**
+ * The blocks a plan fetches, looked up by content (length, weak sum and strong hash as the index
+ * stores them): a block like one fetched before is copied within the target instead. Chained in
+ * a typed array by a number made of the weak sum and the strong hash's first bytes, with no key
+ * built per block. A lookup looks at most {@link MAX_CANDIDATES} blocks of a chain: an index
+ * made to collide costs a few duplicate fetches, never quadratic time.
+ */
+class FetchedBlocks {
+  readonly #index: BlockIndex;
+  /** First and last fetched block per key. */
+  readonly #first = new Map<number, number>();
+  readonly #last = new Map<number, number>();
+  /** The next fetched block with the same key, −1 at the end. */
+  readonly #next: Int32Array;
+
+  constructor(index: BlockIndex) {
+    this.#index = index;
+    this.#next = new Int32Array(index.count).fill(-1);
+  }
+
+  #key(block: number): number {
+    const index = this.#index;
+    const hashes = index.strongHashes;
+    const o = block * index.strongBytes;
+    // strongBytes is at least 3.
+    const prefix = ((hashes[o] as number) | ((hashes[o + 1] as number) << 8) | ((hashes[o + 2] as number) << 16)) >>> 0;
+    return ((index.weakSums[block] as number) ^ Math.imul(prefix, 0x9e3779b1)) >>> 0;
+  }
+
+  add(block: number): void {
+    const key = this.#key(block);
+    const last = this.#last.get(key);
+    if (last === undefined) this.#first.set(key, block);
+    else this.#next[last] = block;
+    this.#last.set(key, block);
+  }
+
+  /** The first fetched block with the same content as `block`, or −1. */
+  firstLike(block: number): number {
+    const index = this.#index;
+    const length = index.blockLength(block);
+    const sum = index.weakSums[block] as number;
+    const bytes = index.strongBytes;
+    const hashes = index.strongHashes;
+    const at = block * bytes;
+    let seen = 0;
+    for (let b = this.#first.get(this.#key(block)) ?? -1; b >= 0 && seen < MAX_CANDIDATES; b = this.#next[b] as number, seen++) {
+      if (index.blockLength(b) !== length || index.weakSums[b] !== sum) continue;
+      let same = true;
+      for (let i = 0, o = b * bytes; i < bytes; i++) {
+        if (hashes[o + i] !== hashes[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return b;
+    }
+    return -1;
+  }
+}
+
+/** Blocks of one chain looked at per lookup in {@link FetchedBlocks}. */
+const MAX_CANDIDATES = 64;
