@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { isGosyncError } from '@gosync/core';
+import { BlockIndex } from '@gosync/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patch, planPatch } from './patch.js';
 import { TestSource, applyEdits, arbEdit, checkPlanCovers, indexOf, pseudoRandom, text } from './test-support.js';
@@ -122,6 +123,35 @@ describe('go-sync reference cases (REFERENCE.md §1, block size 4)', () => {
 });
 
 describe('plan', () => {
+  it('plans in linear time however many fetched blocks share a weak sum and a strong-hash prefix', async () => {
+    // 3000 different blocks that all look alike to the lookup key, and a last block equal to the
+    // first: the duplicate is still found, nothing else counts as one.
+    const count = 3001;
+    const strongBytes = 5;
+    const strong = new Uint8Array(count * strongBytes);
+    for (let b = 0; b < count; b++) {
+      const v = b === count - 1 ? 0 : b;
+      strong.set([1, 2, 3, v & 0xff, v >>> 8], b * strongBytes);
+    }
+    const index = new BlockIndex({
+      kind: 'blocks',
+      fileLength: count * 16,
+      blockSize: 16,
+      weakSums: new Uint32Array(count).fill(7),
+      strongHashes: strong,
+      strongHash: 'md5',
+      strongBytes,
+      weakBytes: 4,
+      seqMatches: 1,
+      padLastBlock: false,
+    });
+    const plan = await planPatch(index, { seeds: [] });
+    expect(plan.duplicateBytes).toBe(16);
+    expect(plan.fetchBytes).toBe((count - 1) * 16);
+    expect(plan.operations.at(-1)).toEqual({ kind: 'duplicate', from: 0, to: (count - 1) * 16, length: 16 });
+    checkPlanCovers(plan, index.fileLength);
+  });
+
   it('fetches a block that occurs several times once, and duplicates it', async () => {
     const target = text('WXYZ1234WXYZ5678WXYZ');
     const index = await indexOf(target, { ...gosync, blockSize: 4 });
