@@ -12,7 +12,7 @@
 // The workers keep their file names: the packages start them with
 // `new URL('./scan-worker.js', import.meta.url)`, and inside the bundle `import.meta.url` is
 // the bundle's own URL, so they are found beside it.
-import { copyFile, readFile } from 'node:fs/promises';
+import { copyFile, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,8 @@ const require = createRequire(import.meta.url);
 const packageDist = (name) => dirname(require.resolve(name));
 
 const { version } = JSON.parse(await readFile(join(here, 'package.json'), 'utf8'));
+// Chunk names carry a content hash: start empty, or old chunks pile up beside the new ones.
+await rm(join(here, 'dist', 'bundle'), { recursive: true, force: true });
 
 await build({
   entryPoints: {
