@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerBeside } from '@gosync/core';
 import type { CompressionCodec } from './codecs.js';
 import type { CompressedBatch } from './compress-batch.js';
 import type { CompressReply, CompressRequest, CompressWorkerData } from './compress-worker.js';
@@ -47,14 +48,9 @@ export class CompressPool {
     this.#codec = codec;
     this.#level = level;
     this.#groupSize = groupSize;
-    const url = workerUrl();
-    const isTs = url.pathname.endsWith('.ts');
     const workerData: CompressWorkerData = { dictionary };
     for (let i = 0; i < count; i++) {
-      // Running from TypeScript sources (tests): load the worker through tsx's loader.
-      const worker = isTs
-        ? new Worker(`import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, workerData })
-        : new Worker(url, { workerData });
+      const worker = startWorkerBeside(import.meta.url, 'compress-worker', { workerData });
       worker.on('message', (reply: CompressReply) => {
         const job = this.#jobs.get(reply.id);
         if (job === undefined) return;

@@ -1,6 +1,7 @@
 /**
  * Shared types and interfaces of the `@gosync` toolkit: byte ranges, block sources, range
- * verifiers, progress events, the error base class, and small byte and range helpers.
+ * verifiers, progress events, the error base class, small byte and range helpers, and the start
+ * of a package's worker threads ({@link startWorkerBeside}).
  *
  * Every other `@gosync` package builds on these; `@gosync/core` has no runtime dependencies.
  *
@@ -35,3 +36,4 @@ export {
 export type { RangeGroup } from './ranges.js';
 export { bytesEqual, concatBytes, fromHex, toHex } from './bytes.js';
 export { throwIfAborted } from './abort.js';
+export { startWorkerBeside } from './worker.js';

@@ -2,8 +2,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { throwIfAborted, type AbortOptions, type ProgressListener } from '@gosync/core';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerBeside, throwIfAborted, type AbortOptions, type ProgressListener } from '@gosync/core';
 import { Chunker, Rollsum32 } from '@gosync/rollsum';
 import {
   BlockIndex,
@@ -200,17 +200,8 @@ class WorkerPool {
   #failure: Error | undefined;
 
   constructor(count: number) {
-    const here = import.meta.url;
-    const isTs = here.endsWith('.ts');
-    const url = new URL(isTs ? './hash-worker.ts' : './hash-worker.js', here);
     for (let i = 0; i < count; i++) {
-      // Running from TypeScript sources (tests): load the worker through tsx's loader.
-      const worker = isTs
-        ? new Worker(
-            `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`,
-            { eval: true },
-          )
-        : new Worker(url);
+      const worker = startWorkerBeside(import.meta.url, 'hash-worker');
       worker.on('message', (reply: HashReply) => {
         const job = this.#pending.get(reply.id);
         if (job === undefined) return;
