@@ -4,6 +4,7 @@ import {
   LowSpeedMeter,
   backoffDelay,
   parseRetryAfter,
+  sleep,
 } from '@gosync/blocksources';
 import { GosyncError } from '@gosync/core';
 import { IndexError, decodeAnyIndex, detectIndexFormat, type BlockIndex, type IndexFormat } from '@gosync/index';
@@ -62,19 +63,6 @@ export interface RemoteIndex {
 
 /** A body that broke the low-speed rule (retried like a network failure). */
 class TooSlow extends Error {}
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason as Error);
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Downloads an index (.gsi, .zsync or .gosync) over HTTP(S) with redirects (at most 5), retries

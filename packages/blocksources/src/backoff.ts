@@ -43,13 +43,17 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /**
- * Waits `ms` milliseconds, or rejects with the signal's reason when it aborts first.
+ * Waits `ms` milliseconds, or rejects with the signal's reason when it aborts first (the wait
+ * between retries of the HTTP sources; a client's own retry loop can use it too).
  *
  * @param ms - milliseconds
  * @param signal - optional abort signal
  * @returns a promise that resolves after the delay
  * @throws the signal's abort reason
- * @internal
+ * @example
+ * ```ts
+ * await sleep(backoffDelay(1, 250, 8000), AbortSignal.timeout(10_000));
+ * ```
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -29,7 +29,7 @@ export type { ContentRange, MultipartEvent } from './multipart.js';
 export { RateLimiter } from './rate-limiter.js';
 export { DEFAULT_LOW_SPEED_BYTES_PER_SECOND, DEFAULT_LOW_SPEED_SECONDS, LowSpeedMeter } from './low-speed.js';
 export type { LowSpeedMeterOptions } from './low-speed.js';
-export { backoffDelay, parseRetryAfter } from './backoff.js';
+export { backoffDelay, parseRetryAfter, sleep } from './backoff.js';
 export {
   BLOCK_STORE_MANIFEST_NAME,
   DEFAULT_BLOCK_STORE_OBJECT_SIZE,
