@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const bundle = fileURLToPath(new URL('../dist/bundle/gosync.js', import.meta.url));
 
-function run(args: readonly string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(args: readonly string[], cwd: string, program = bundle): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bundle, ...args], { cwd }, (error, stdout, stderr) => {
+    execFile(process.execPath, [program, ...args], { cwd }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
     });
   });
@@ -76,12 +76,8 @@ describe('the bundled gosync', () => {
     // Also when the bundle is copied away from the repository: the version is built in.
     const copy = join(dir, 'copied-bundle');
     await cp(dirname(bundle), copy, { recursive: true });
-    const moved = await new Promise<string>((resolve) => {
-      execFile(process.execPath, [join(copy, 'gosync.js'), '--version'], (_e, stdout) => {
-        resolve(stdout);
-      });
-    });
-    expect(moved).toBe(`gosync ${pkg.version} (Node ${process.version})\n`);
+    const moved = await run(['--version'], dir, join(copy, 'gosync.js'));
+    expect(moved.stdout).toBe(`gosync ${pkg.version} (Node ${process.version})\n`);
   });
 
   it('indexes with hashing workers and syncs with scanning workers, byte-exact', async () => {

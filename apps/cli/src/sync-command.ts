@@ -1,7 +1,6 @@
 // `gosync sync` and `gosync diff`: rebuild a file from an index, local seeds and a source of
 // missing bytes; or only show the plan.
 import { stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProgressEvent } from '@gosync/core';
@@ -143,7 +142,7 @@ async function runSync(args: string[], io: CliIo, early: EarlyIndex | undefined,
     io.stdout(SYNC_HELP);
     return EXIT_OK;
   }
-  const { where, output, workers, retries, timeout, connections, rateLimit, lowSpeed } = checkSyncArgs(values, positionals);
+  const { where, output, outputIsFile, workers, retries, timeout, connections, rateLimit, lowSpeed } = checkSyncArgs(values, positionals);
   const started = performance.now();
   // The index request main.ts sent early, through the pool the sync is to use; parsed from the
   // same command line, it is always for this index, but an unused one is let go.
@@ -152,7 +151,7 @@ async function runSync(args: string[], io: CliIo, early: EarlyIndex | undefined,
   // One connection pool for the index and the blocks: the index's connection is reused.
   const dispatcher = first?.dispatcher ?? createSyncAgent(connections);
   try {
-    return await sync({ ...values, output }, where, io, {
+    return await sync({ ...values, output, outputIsFile }, where, io, {
       first: first?.response,
       retries,
       timeout,
@@ -188,7 +187,7 @@ interface SyncSettings {
 }
 
 async function sync(
-  values: { output: string; seed?: string[] | undefined; source?: string[] | undefined; 'no-resume'?: boolean; json?: boolean; quiet?: boolean },
+  values: { output: string; outputIsFile: boolean; seed?: string[] | undefined; source?: string[] | undefined; 'no-resume'?: boolean; json?: boolean; quiet?: boolean },
   where: string,
   io: CliIo,
   { retries, timeout, lowSpeed, rateLimit, connections, workers, started, dispatcher, first }: SyncSettings,
@@ -216,7 +215,7 @@ async function sync(
   // Like zsync and rsync, an existing output is a seed too (after the ones given): the same
   // sync run again fetches nothing.
   const seeds = [...(values.seed ?? [])];
-  if ((await statOrUndefined(values.output))?.isFile() === true && !seeds.some((seed) => resolve(seed) === resolve(values.output))) {
+  if (values.outputIsFile && !seeds.some((seed) => resolve(seed) === resolve(values.output))) {
     seeds.push(values.output);
   }
   const interrupted = onInterrupt(io, values.output);
@@ -271,14 +270,6 @@ async function sync(
     interrupted.off();
     progress.done();
     await source?.close();
-  }
-}
-
-async function statOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch {
-    return undefined;
   }
 }
 

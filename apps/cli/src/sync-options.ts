@@ -69,6 +69,8 @@ export interface SyncArgs {
   /** The index: a path or an http(s) URL. */
   readonly where: string;
   readonly output: string;
+  /** Whether the output exists as a file (it is then a seed too). */
+  readonly outputIsFile: boolean;
   readonly workers: number | undefined;
   readonly retries: number | undefined;
   /** Milliseconds (undefined: the default). */
@@ -86,7 +88,8 @@ export interface SyncArgs {
 export function checkSyncArgs(values: SyncArgValues, positionals: readonly string[]): SyncArgs {
   if (positionals.length !== 1) throw new UsageError(`sync: expected one <index>, got ${positionals.length}`);
   if (values.output === undefined) throw new UsageError('sync: -o/--output is required');
-  if (statSync(values.output, { throwIfNoEntry: false })?.isDirectory() === true) {
+  const existing = statSync(values.output, { throwIfNoEntry: false });
+  if (existing?.isDirectory() === true) {
     throw new UsageError(`-o/--output: ${values.output} is a directory; give the path of the file to write`);
   }
   const workers = parseInteger('workers', values.workers);
@@ -105,6 +108,7 @@ export function checkSyncArgs(values: SyncArgValues, positionals: readonly strin
   return {
     where: positionals[0] as string,
     output: values.output,
+    outputIsFile: existing?.isFile() === true,
     workers,
     retries,
     timeout: timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000,
