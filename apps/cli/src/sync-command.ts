@@ -54,6 +54,7 @@ The summary counts HTTP requests and bytes received, the index's bytes included;
 "phases": when each phase (scan, write, fetch, verify) began, in seconds since the start.
 
 ${EXIT_TEXT}
+  130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM; run the same command again to resume
 `;
 
 export const DIFF_HELP: string = `gosync diff <index path or URL> [--seed FILE]… [--json]

@@ -100,5 +100,7 @@ describe('gosync sync, used as people do', { timeout: 120_000 }, () => {
     expect(stderr).toContain('interrupted by SIGINT');
     expect(stderr).toContain('run the same command again to resume');
     expect(existsSync(`${out}.gosync-part`)).toBe(true);
+    const help = await gosync(['sync', '--help']);
+    expect(help.stdout).toContain('130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM');
   });
 });
