@@ -108,10 +108,15 @@ describe('WeakScanner', () => {
       offsets.push(offset);
       return 2 ** 32; // jump 4 GiB ahead
     });
-    for (let fed = 0; fed < 2 ** 32; fed += zeros.length) scanner.update(zeros, () => undefined);
+    for (let fed = 0; fed < 2 ** 32; fed += zeros.length) {
+      scanner.update(zeros, (offset) => {
+        offsets.push(offset);
+      });
+    }
     scanner.update(block, (offset) => {
       offsets.push(offset);
     });
+    // Nothing between: the 4 GiB of zeros were skipped, not scanned.
     expect(offsets).toEqual([0, 2 ** 32 + 8]);
   }, 60_000);
 
@@ -131,6 +136,23 @@ describe('WeakScanner', () => {
       caught = e;
     }
     expect(isGosyncError(caught, 'ERR_ROLLSUM_INVALID_OPTION')).toBe(true);
+  });
+
+  it('sees sums added to its filter after it was made', () => {
+    const filter = new WeakSumFilter(4);
+    const scanner = new WeakScanner({ windowSize: 4, filter });
+    const seen: number[] = [];
+    const record = (o: number): void => {
+      seen.push(o);
+    };
+    scanner.update(text('wxyzabcd'), record);
+    expect(seen).toEqual([]);
+    const version = filter.version;
+    filter.add(weakSum(text('abcd')));
+    expect(filter.version).not.toBe(version);
+    scanner.update(text('abcd'), record);
+    // Window 4 was scanned before the sum was added; window 8 after.
+    expect(seen).toEqual([8]);
   });
 
   it('reset starts a new stream at offset 0', () => {

@@ -2,6 +2,8 @@ import { RollsumError } from './errors.js';
 
 const GOLDEN = 0x9e3779b1;
 const SECOND = 0x85ebca6b;
+/** The multiplier of the filter's first hash, for scanners that inline the test. @internal */
+export const FILTER_FIRST: number = GOLDEN;
 /** The multiplier of the filter's second hash, for scanners that inline the test. @internal */
 export const FILTER_SECOND: number = SECOND;
 const MIN_LOG2 = 10;
@@ -38,12 +40,16 @@ export interface WeakSumFilterOptions {
  * ```
  */
 export class WeakSumFilter {
-  /** The bitset; bit `h` is `words[h >>> 5] & (1 << (h & 31))`. */
+  /**
+   * The bitset; bit `h` is `words[h >>> 5] & (1 << (h & 31))`. Read it, never write it: scanners
+   * keep copies, which only {@link WeakSumFilter.add} tells them to renew.
+   */
   readonly words: Int32Array;
   /** `32 − log2(size in bits)`: a sum's bit index is `imul(sum & mask, 0x9e3779b1) >>> shift`. */
   readonly shift: number;
   /** Bits of the weak sum that count. */
   readonly mask: number;
+  #version = 0;
 
   /**
    * Creates an empty filter sized for `capacity` entries.
@@ -86,6 +92,14 @@ export class WeakSumFilter {
   }
 
   /**
+   * Changes with every {@link WeakSumFilter.add}: a scanner that keeps a copy of the bitset
+   * (as {@link WeakScanner} does) copies it again when this differs from the copy's.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
    * Adds a weak sum.
    *
    * @param sum - weak sum value
@@ -96,6 +110,7 @@ export class WeakSumFilter {
     this.words[h >>> 5] = (this.words[h >>> 5] as number) | (1 << (h & 31));
     const g = Math.imul(sum & this.mask, SECOND) >>> this.shift;
     this.words[g >>> 5] = (this.words[g >>> 5] as number) | (1 << (g & 31));
+    this.#version++;
     return this;
   }
 

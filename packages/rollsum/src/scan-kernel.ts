@@ -1,0 +1,291 @@
+import { FILTER_FIRST, FILTER_SECOND } from './weak-sum-filter.js';
+import {
+  add,
+  and,
+  block,
+  br,
+  brIf,
+  geU,
+  get,
+  gtU,
+  i32,
+  load,
+  load8,
+  loop,
+  ltU,
+  mul,
+  or,
+  ret,
+  set,
+  shl,
+  shrU,
+  store,
+  sub,
+  when,
+  wasmModule,
+  type Code,
+} from './wasm-emitter.js';
+
+// The kernel's memory: the scan state (4 × i32), the filter's bitset from FILTER_AT, then the
+// scan buffer (the carried bytes and the input) from `dataAt`.
+const STATE_P = 0; // offset in the buffer of the window the state is at
+const STATE_LEN = 4; // bytes of that window summed: < w − 1 while priming, w − 1, or w (whole)
+const STATE_A = 8;
+const STATE_B = 12;
+const FILTER_AT = 64;
+const PAGE = 65536;
+
+// Parameters and locals of `scan`.
+const DATA = 0;
+const N = 1;
+const W = 2;
+const AMASK = 3;
+const SHIFT = 4;
+const A = 5;
+const B = 6;
+const Q = 7; // address of the window's first byte
+const LEN = 8;
+const END = 9; // address one past the buffer's last byte
+const LAST = 10; // address of the last window that fits (END − w)
+const I = 11;
+const LIMIT = 12;
+const X = 13;
+const SUM = 14;
+const H = 15;
+const ENTER = 16;
+const WM1 = 17;
+
+/** Whether the filter has `h`'s bit (h: a bit index in LOCAL H). */
+const hasBit = (): Code => and(load(shl(shrU(get(H), i32(5)), i32(2)), FILTER_AT), shl(i32(1), get(H)));
+
+/**
+ * Tests the whole window at Q + k against both bits of the filter; on a hit moves Q there and
+ * branches to the label `depth` levels out (counted where the test stands).
+ */
+function test(depth: number, k: number): Code {
+  return [
+    ...set(SUM, or(and(get(A), get(AMASK)), shl(get(B), i32(16)))),
+    ...set(H, shrU(mul(get(SUM), i32(FILTER_FIRST)), get(SHIFT))),
+    ...when(
+      hasBit(),
+      set(H, shrU(mul(get(SUM), i32(FILTER_SECOND)), get(SHIFT))),
+      when(hasBit(), k === 0 ? [] : set(Q, add(get(Q), i32(k))), br(depth + 2)),
+    ),
+  ];
+}
+
+/** Rolls the whole window at Q + k to Q + k + 1: byte Q + k leaves, byte ENTER + k enters. */
+function roll(k: number): Code {
+  return [
+    ...set(X, load8(get(Q), k)),
+    ...set(A, add(sub(get(A), get(X)), load8(get(ENTER), k))),
+    ...set(B, add(sub(get(B), mul(get(W), get(X))), get(A))),
+  ];
+}
+
+/** Stores the state and returns `result`. */
+function leave(result: number): Code {
+  return [
+    ...store(i32(0), sub(get(Q), get(DATA)), STATE_P),
+    ...store(i32(0), get(LEN), STATE_LEN),
+    ...store(i32(0), get(A), STATE_A),
+    ...store(i32(0), get(B), STATE_B),
+    ...ret(i32(result)),
+  ];
+}
+
+/**
+ * `scan(data, n, w, amask, shift)`: rolls over the buffer `[data, data + n)` from the stored
+ * state and returns 1 at the next window whose sum passes both bits of the filter (the state
+ * then holds that window, whole), or 0 when it needs more bytes (the state holds the window
+ * it stopped at, whole or partial). A state at a whole window first moves one byte on, so
+ * calling again after a hit resumes the scan; the host sets the state to `(p, 0, 0, 0)` to
+ * jump to window p.
+ */
+function scanFunction(): Code[] {
+  return [
+    set(Q, add(get(DATA), load(i32(0), STATE_P))),
+    set(LEN, load(i32(0), STATE_LEN)),
+    set(A, load(i32(0), STATE_A)),
+    set(B, load(i32(0), STATE_B)),
+    set(WM1, sub(get(W), i32(1))),
+    set(END, add(get(DATA), get(N))),
+    block(
+      // $exit (depth 0 here)
+      // A whole window (after a hit): its first byte leaves.
+      when(
+        geU(get(LEN), get(W)),
+        set(X, load8(get(Q))),
+        set(A, sub(get(A), get(X))),
+        set(B, sub(get(B), mul(get(W), get(X)))),
+        set(Q, add(get(Q), i32(1))),
+        set(LEN, get(WM1)),
+      ),
+      // Priming after a jump: the sums of up to w − 1 bytes, four a step.
+      when(
+        ltU(get(LEN), get(WM1)),
+        set(I, add(get(Q), get(LEN))),
+        set(LIMIT, add(get(Q), get(WM1))),
+        when(gtU(get(LIMIT), get(END)), set(LIMIT, get(END))),
+        block(
+          loop(
+            brIf(1, gtU(add(get(I), i32(4)), get(LIMIT))),
+            // a gains x0 + x1 + x2 + x3; b gains a + x0, a + x0 + x1, … (4a + 4x0 + 3x1 + 2x2 + x3).
+            set(
+              B,
+              add(
+                add(add(get(B), shl(get(A), i32(2))), add(shl(load8(get(I), 0), i32(2)), mul(load8(get(I), 1), i32(3)))),
+                add(shl(load8(get(I), 2), i32(1)), load8(get(I), 3)),
+              ),
+            ),
+            set(A, add(add(get(A), add(load8(get(I), 0), load8(get(I), 1))), add(load8(get(I), 2), load8(get(I), 3)))),
+            set(I, add(get(I), i32(4))),
+            br(0),
+          ),
+        ),
+        block(
+          loop(
+            brIf(1, geU(get(I), get(LIMIT))),
+            set(A, add(get(A), load8(get(I)))),
+            set(B, add(get(B), get(A))),
+            set(I, add(get(I), i32(1))),
+            br(0),
+          ),
+        ),
+        set(LEN, sub(get(LIMIT), get(Q))),
+      ),
+      // Not yet w − 1 bytes, or no byte to make the window whole: wait for more.
+      brIf(0, ltU(get(LEN), get(WM1))),
+      brIf(0, geU(add(get(Q), get(WM1)), get(END))),
+      set(A, add(get(A), load8(add(get(Q), get(WM1))))),
+      set(B, add(get(B), get(A))),
+      set(LEN, get(W)),
+      set(LAST, sub(get(END), get(W))),
+      block(
+        // $hit (depth 0 here): the code after it reports the window at Q.
+        block(
+          loop(
+            // Four windows a step while the four bytes that enter are in the buffer.
+            brIf(1, gtU(add(get(Q), i32(4)), get(LAST))),
+            set(ENTER, add(get(Q), get(W))),
+            test(2, 0),
+            roll(0),
+            test(2, 1),
+            roll(1),
+            test(2, 2),
+            roll(2),
+            test(2, 3),
+            roll(3),
+            set(Q, add(get(Q), i32(4))),
+            br(0),
+          ),
+        ),
+        block(
+          loop(
+            brIf(1, geU(get(Q), get(LAST))),
+            set(ENTER, add(get(Q), get(W))),
+            test(2, 0),
+            roll(0),
+            set(Q, add(get(Q), i32(1))),
+            br(0),
+          ),
+        ),
+        // The last window that fits.
+        test(0, 0),
+        br(1),
+      ),
+      leave(1),
+    ),
+    leave(0),
+  ];
+}
+
+// The few WebAssembly types used here (the package compiles against Node's types and ES2023
+// alone, which do not declare them).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+type ScanExport = (data: number, n: number, w: number, amask: number, shift: number) => number;
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  readonly Instance: new (module: object) => { readonly exports: { readonly memory: WasmMemory; readonly scan: ScanExport } };
+}
+const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
+
+let compiled: object | undefined;
+
+/** The compiled module, made on first use (synchronously: it is a few hundred bytes). */
+function scanModule(): object {
+  compiled ??= new wasm.Module(wasmModule([{ name: 'scan', params: 5, locals: WM1 + 1 - 5, body: scanFunction() }], 1));
+  return compiled;
+}
+
+/**
+ * The rolling scan's hot loop, compiled to WebAssembly: the weak sum of every window tested
+ * against both bits of a {@link WeakSumFilter} copy, four windows a step, with one call per
+ * window that passes instead of one per byte. V8 runs it at full speed from the first call
+ * (no warm-up), and without the bounds checks of typed arrays. One instance per scanner, with
+ * a memory of its own: the filter's bitset and the scan buffer.
+ *
+ * @internal
+ */
+export class ScanKernel {
+  readonly #memory: WasmMemory;
+  readonly #scan: ScanExport;
+  /** Where the scan buffer starts in the memory. */
+  readonly #dataAt: number;
+  #capacity: number;
+  #state: Int32Array;
+  #buffer: Uint8Array;
+
+  /**
+   * @param filterBytes - the size of the filter's bitset
+   * @param capacity - the scan buffer's first size in bytes
+   */
+  constructor(filterBytes: number, capacity: number) {
+    const { exports } = new wasm.Instance(scanModule());
+    this.#memory = exports.memory;
+    this.#scan = exports.scan;
+    this.#dataAt = FILTER_AT + filterBytes;
+    this.#capacity = 0;
+    this.#state = new Int32Array(0);
+    this.#buffer = new Uint8Array(0);
+    this.ensureCapacity(capacity);
+  }
+
+  /** The scan buffer (valid until the next {@link ScanKernel.ensureCapacity}). */
+  get buffer(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** The state: window offset in the buffer, bytes summed, sums a and b. */
+  get state(): Int32Array {
+    return this.#state;
+  }
+
+  /** Copies a filter's bitset in. */
+  loadFilter(words: Int32Array): void {
+    new Int32Array(this.#memory.buffer, FILTER_AT, words.length).set(words);
+  }
+
+  /** Grows the scan buffer to hold at least `bytes`, keeping its contents. */
+  ensureCapacity(bytes: number): void {
+    if (bytes <= this.#capacity && this.#buffer.length > 0) return;
+    const needed = this.#dataAt + Math.max(bytes, 2 * this.#capacity);
+    const pages = Math.ceil(needed / PAGE) - this.#memory.buffer.byteLength / PAGE;
+    if (pages > 0) this.#memory.grow(pages);
+    const buffer = this.#memory.buffer;
+    this.#capacity = buffer.byteLength - this.#dataAt;
+    this.#buffer = new Uint8Array(buffer, this.#dataAt, this.#capacity);
+    this.#state = new Int32Array(buffer, 0, 4);
+  }
+
+  /**
+   * Scans `[0, n)` of the buffer from the state: true at a window that passes the filter (the
+   * state holds it), false when the buffer is used up.
+   */
+  scan(n: number, windowSize: number, amask: number, shift: number): boolean {
+    return this.#scan(this.#dataAt, n, windowSize, amask, shift) === 1;
+  }
+}
