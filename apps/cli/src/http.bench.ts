@@ -230,7 +230,7 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
       },
     })),
     prepared.zchunk === undefined
-      ? { tool: 'zchunk (zckdl)', missing: 'zchunk not installed (apt-get install zchunk)' }
+      ? { tool: 'zchunk (zckdl)', missing: skipped.has('zchunk') ? 'left out (GOSYNC_BENCH_SKIP)' : 'zchunk not installed (apt-get install zchunk)' }
       : {
           tool: 'zchunk (zckdl)',
           argv: (out: string): readonly [string, readonly string[]] => [
@@ -246,7 +246,7 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
             ['extract', `--store=${url(`${prepared.name}.castr`)}`, `--seed=${pair.old}`, url(`${prepared.name}.caibx`), out],
           ],
         }
-      : { tool: 'casync extract', missing: 'casync not installed (apt-get install casync)' },
+      : { tool: 'casync extract', missing: skipped.has('casync') ? 'left out (GOSYNC_BENCH_SKIP)' : 'casync not installed (apt-get install casync)' },
   ];
   const rows: Row[] = [];
   const work = join(dir, 'work');
