@@ -1,5 +1,8 @@
 import type { ByteRange, RangeVerifier } from '@gosync/core';
-import { createStrongHasher, type BlockIndex, type StrongHasher } from '@gosync/index';
+import { createStrongHasher, Xxh128Kernel, XXH128_KERNEL_MIN, type BlockIndex, type StrongHasher } from '@gosync/index';
+
+/** Blocks a run check copies into the kernel at most at once. */
+const RUN_BATCH = 256;
 
 /**
  * Checks bytes against the strong hashes of an index: the same rule the index was built with
@@ -9,12 +12,15 @@ import { createStrongHasher, type BlockIndex, type StrongHasher } from '@gosync/
 export class BlockCheck {
   readonly #index: BlockIndex;
   readonly #hasher: StrongHasher;
+  /** xxh128 of whole blocks in WebAssembly, for indexes whose blocks are long enough for it. */
+  readonly #kernel: Xxh128Kernel | undefined;
   readonly #digest: Uint8Array;
   readonly #padding: Uint8Array;
 
   private constructor(index: BlockIndex, hasher: StrongHasher) {
     this.#index = index;
     this.#hasher = hasher;
+    this.#kernel = index.strongHash === 'xxh128' && index.blockSize >= XXH128_KERNEL_MIN ? new Xxh128Kernel(RUN_BATCH) : undefined;
     this.#digest = new Uint8Array(hasher.digestLength);
     this.#padding = new Uint8Array(index.padLastBlock ? index.blockSize : 0);
   }
@@ -35,13 +41,47 @@ export class BlockCheck {
    * @returns the digest (a scratch array, overwritten by the next call)
    */
   hash(block: number, bytes: Uint8Array): Uint8Array {
-    const h = this.#hasher.init().update(bytes);
     const index = this.#index;
-    if (index.padLastBlock && block === index.count - 1 && bytes.length < index.blockSize) {
-      h.update(this.#padding.subarray(0, index.blockSize - bytes.length));
+    const pad = index.padLastBlock && block === index.count - 1 && bytes.length < index.blockSize;
+    if (this.#kernel !== undefined && !pad && bytes.length >= XXH128_KERNEL_MIN) {
+      this.#kernel.hash(bytes, this.#digest, 0);
+      return this.#digest;
     }
+    const h = this.#hasher.init().update(bytes);
+    if (pad) h.update(this.#padding.subarray(0, index.blockSize - bytes.length));
     h.digestInto(this.#digest, 0);
     return this.#digest;
+  }
+
+  /**
+   * How many consecutive whole blocks from `first` on `bytes` holds, from its start: the blocks
+   * that follow a match, checked without a call per block where the index's hash allows it.
+   *
+   * @param first - the block the bytes should begin with
+   * @param bytes - the bytes, `blockSize` per block (a partial block at the end is not looked at)
+   * @param maxBlocks - the most blocks to check (each of them whole, none past the index's end)
+   * @returns the number of blocks from `first` on whose strong hash matches, in order
+   */
+  matchRun(first: number, bytes: Uint8Array, maxBlocks: number): number {
+    const index = this.#index;
+    const w = index.blockSize;
+    const limit = Math.min(maxBlocks, Math.floor(bytes.length / w), index.count - first);
+    const kernel = this.#kernel;
+    let n = 0;
+    if (kernel === undefined) {
+      while (n < limit && index.strongHashMatches(first + n, this.hash(first + n, bytes.subarray(n * w, (n + 1) * w)))) n++;
+      return n;
+    }
+    // In batches that start small: a run in dissimilar data usually ends at once, and each batch
+    // is copied into the kernel's memory.
+    const sb = index.strongBytes;
+    for (let batch = 4; n < limit; batch = Math.min(RUN_BATCH, 4 * batch)) {
+      const take = Math.min(batch, limit - n);
+      const matched = kernel.matchRun(bytes.subarray(n * w, (n + take) * w), w, index.strongHashes.subarray((first + n) * sb, (first + n + take) * sb), sb);
+      n += matched;
+      if (matched < take) break;
+    }
+    return n;
   }
 
   /**

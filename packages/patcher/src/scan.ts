@@ -5,6 +5,12 @@ import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
 import type { SeedReader } from './seed-reader.js';
 
+/**
+ * Blocks the scan checks at once after a match (a longer run goes on in the next step): bounds
+ * the look-ahead in the index per match.
+ */
+const RUN_STEP = 128;
+
 /** The windows starting in `[from, to)` of a seed: one worker's share. @internal */
 export interface SeedSection {
   readonly from: number;
@@ -137,6 +143,25 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     // strong hash alone, without rolling, for as long as the buffered bytes allow.
     let q = offset + w;
     for (let i = at + w; i + w <= end; i += w, q += w) {
+      // One block whose successors are wanted (the usual case where the seed goes on like the
+      // target): check the run of them at once, then go on one block at a time where it ends.
+      if (current.length === 1) {
+        const b = current[0] as number;
+        const most = Math.min(Math.floor((end - i) / w), count - 1 - b, RUN_STEP);
+        let limit = 0;
+        while (limit < most && fillsWindow(b + 1 + limit) && wanted(b + 1 + limit)) limit++;
+        if (limit > 0) {
+          const n = check.matchRun(b + 1, buffer.subarray(i, i + limit * w), limit);
+          for (let nb = b + 1; nb <= b + n; nb++, i += w, q += w) {
+            rec(nb - 1, seedId, q - w);
+            rec(nb, seedId, q);
+            if (nb === count - 2) penultimateAt.push(q);
+          }
+          current[0] = b + n;
+          // The block at i is not the next one (or there is no room for it): the run ends here.
+          if (n < limit || i + w > end) break;
+        }
+      }
       next.length = 0;
       let nextDigest: Uint8Array | undefined;
       for (const b of current) {

@@ -24,7 +24,8 @@ import {
   when,
   wasmModule,
   type Code,
-} from './wasm-emitter.js';
+  type ValType,
+} from '@gosync/core/wasm';
 
 // The kernel's memory: the scan state (4 × i32), the filter's bitset from FILTER_AT, then the
 // scan buffer (the carried bytes and the input) from `dataAt`.
@@ -217,7 +218,7 @@ let compiled: object | undefined;
 
 /** The compiled module, made on first use (synchronously: it is a few hundred bytes). */
 function scanModule(): object {
-  compiled ??= new wasm.Module(wasmModule([{ name: 'scan', params: 5, locals: WM1 + 1 - 5, body: scanFunction() }], 1));
+  compiled ??= new wasm.Module(wasmModule([{ name: 'scan', params: Array<ValType>(5).fill('i32'), locals: Array<ValType>(WM1 + 1 - 5).fill('i32'), result: 'i32', body: scanFunction() }], 1));
   return compiled;
 }
 

@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { add, block, br, brIf, get, geU, i32, load, load8, loop, mul, ret, set, store, sub, wasmModule } from './wasm-emitter.js';
+import { add, add64, block, br, brIf, call, extendU, get, geU, i32, i64, load, load8, loop, mul, mul64, ret, set, shrU64, store, sub, wasmModule, wrap, xor64 } from './wasm.js';
 
 interface Exports {
   readonly memory: { readonly buffer: ArrayBuffer };
@@ -17,15 +17,38 @@ function instantiate(bytes: Uint8Array): Exports {
 
 describe('wasmModule', () => {
   test.prop([fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })])('encodes any i32 constant (signed LEB128)', (value) => {
-    const { constant } = instantiate(wasmModule([{ name: 'constant', params: 0, locals: 0, body: [ret(i32(value))] }], 1));
+    const { constant } = instantiate(wasmModule([{ name: 'constant', params: [], result: 'i32', body: [ret(i32(value))] }], 1));
     expect((constant as () => number)()).toBe(value);
   });
 
   it('encodes the edges of each LEB128 length', () => {
     for (const value of [0, 63, 64, -64, -65, 8191, 8192, -8192, -8193, 2 ** 31 - 1, -(2 ** 31), 0x9e3779b1 | 0]) {
-      const { constant } = instantiate(wasmModule([{ name: 'constant', params: 0, locals: 0, body: [ret(i32(value))] }], 1));
+      const { constant } = instantiate(wasmModule([{ name: 'constant', params: [], result: 'i32', body: [ret(i32(value))] }], 1));
       expect((constant as () => number)()).toBe(value);
     }
+  });
+
+  test.prop([fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n })])('encodes any i64 constant, signed or not', (value) => {
+    const { constant } = instantiate(wasmModule([{ name: 'constant', params: [], result: 'i64', body: [ret(i64(value))] }], 1));
+    expect((constant as () => bigint)()).toBe(BigInt.asIntN(64, value));
+  });
+
+  it('does 64-bit arithmetic and calls between functions', () => {
+    // mix(a, b) = ((a * b) ^ (a >> 7)) + b, an i64 function called by an i32 one.
+    const exports = instantiate(
+      wasmModule(
+        [
+          { name: 'mix', exported: false, params: ['i64', 'i64'], result: 'i64', body: [ret(add64(xor64(mul64(get(0), get(1)), shrU64(get(0), i64(7n))), get(1)))] },
+          { name: 'low', params: ['i32', 'i32'], result: 'i32', body: [ret(wrap(call(0, extendU(get(0)), extendU(get(1)))))] },
+          { name: 'full', params: ['i64', 'i64'], result: 'i64', body: [ret(call(0, get(0), get(1)))] },
+        ],
+        1,
+      ),
+    );
+    const mix = (a: bigint, b: bigint): bigint => BigInt.asUintN(64, ((a * b) ^ (a >> 7n)) + b);
+    expect(BigInt.asUintN(64, (exports.full as (a: bigint, b: bigint) => bigint)(0x9e3779b185ebca87n - 2n ** 64n, 12345n))).toBe(mix(0x9e3779b185ebca87n, 12345n));
+    expect((exports.low as (a: number, b: number) => number)(0xffffffff, 3) >>> 0).toBe(Number(mix(0xffffffffn, 3n) & 0xffffffffn));
+    expect('mix' in exports).toBe(false);
   });
 
   it('runs loops, branches, loads and stores over its memory', () => {
@@ -38,8 +61,9 @@ describe('wasmModule', () => {
         [
           {
             name: 'sum',
-            params: 2,
-            locals: 1,
+            params: ['i32', 'i32'],
+            locals: ['i32'],
+            result: 'i32',
             body: [
               block(loop(brIf(1, geU(get(FROM), get(TO))), set(ACC, add(get(ACC), load8(get(FROM)))), set(FROM, add(get(FROM), i32(1))), br(0))),
               store(i32(0), get(ACC)),
