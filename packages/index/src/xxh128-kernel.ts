@@ -192,8 +192,8 @@ function hashFunction(): { params: ValType[]; locals: ValType[]; body: Code[] } 
 
 /**
  * `run(ptr, len, count, cmp)`: hashes `count` consecutive `len`-byte blocks from `ptr` and
- * compares the first `cmp` bytes of each digest with the expected digest k at EXPECTED_AT + 16k;
- * returns how many match before the first that does not.
+ * compares the first `cmp` bytes of each digest with the expected ones, packed `cmp` bytes per
+ * block from EXPECTED_AT; returns how many match before the first that does not.
  */
 function runFunction(): Code[] {
   const [PTR, LEN, COUNT, CMP, K, J] = [0, 1, 2, 3, 4, 5];
@@ -207,7 +207,7 @@ function runFunction(): Code[] {
         block(
           loop(
             brIf(1, geU(get(J), get(CMP))),
-            when(ne(load8(get(J), DIGEST_AT), load8(add(mul(get(K), i32(16)), get(J)), EXPECTED_AT)), ret(get(K))),
+            when(ne(load8(get(J), DIGEST_AT), load8(add(mul(get(K), get(CMP)), get(J)), EXPECTED_AT)), ret(get(K))),
             set(J, add(get(J), i32(1))),
             br(0),
           ),
@@ -272,7 +272,7 @@ function kernelModule(): object {
 export class Xxh128Kernel {
   readonly #exports: KernelExports;
   #bytes: Uint8Array;
-  #dataAt: number;
+  readonly #dataAt: number;
 
   /** @param expectedCapacity - the most blocks one {@link Xxh128Kernel.matchRun} checks (default 256) */
   constructor(expectedCapacity = 256) {
@@ -289,9 +289,9 @@ export class Xxh128Kernel {
 
   #input(bytes: Uint8Array): void {
     const end = this.#dataAt + bytes.length;
-    const memory = this.#exports.memory;
-    if (end > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+    if (end > this.#bytes.length) {
+      const memory = this.#exports.memory;
+      memory.grow(Math.ceil((end - this.#bytes.length) / PAGE));
       this.#bytes = new Uint8Array(memory.buffer);
     }
     this.#bytes.set(bytes, this.#dataAt);
@@ -323,7 +323,7 @@ export class Xxh128Kernel {
    */
   matchRun(bytes: Uint8Array, blockLength: number, expected: Uint8Array, compare: number): number {
     const count = Math.min(Math.floor(bytes.length / blockLength), Math.floor(expected.length / compare), this.expectedCapacity);
-    for (let k = 0; k < count; k++) this.#bytes.set(expected.subarray(k * compare, (k + 1) * compare), EXPECTED_AT + 16 * k);
+    this.#bytes.set(expected.subarray(0, count * compare), EXPECTED_AT);
     this.#input(bytes.subarray(0, count * blockLength));
     return this.#exports.run(this.#dataAt, blockLength, count, compare);
   }
