@@ -14,7 +14,7 @@
 // the bundle's own URL, so they are found beside it.
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -49,7 +49,18 @@ await build({
   define: { 'globalThis.GOSYNC_CLI_VERSION': JSON.stringify(version) },
   // Only Agent and request of undici, not its whole entry (see undici-lite.cjs). An exact match:
   // the deep imports of undici-lite.cjs itself resolve as usual.
-  plugins: [{ name: 'undici-lite', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: join(here, 'undici-lite.cjs') })) }],
+  // Nor undici's HTTP/2 client, which the CLI never uses (see undici-no-h2.cjs).
+  plugins: [
+    {
+      name: 'undici-lite',
+      setup: (b) => {
+        b.onResolve({ filter: /^undici$/ }, () => ({ path: join(here, 'undici-lite.cjs') }));
+        b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+          args.importer.includes(`${sep}undici${sep}lib${sep}dispatcher${sep}`) ? { path: join(here, 'undici-no-h2.cjs') } : undefined,
+        );
+      },
+    },
+  ],
   // undici and other CommonJS-style dependencies call require() for Node's built-in modules, and
   // @bokuweb/zstd-wasm reads `zstd.wasm` from __dirname: ESM output has neither, so give each
   // file real ones (the wasm file is copied beside the bundle below).
