@@ -47,7 +47,7 @@ interface Row {
   readonly tool: string;
   readonly note: string;
   /** Undefined when the tool failed or was skipped; `note` says why. */
-  readonly best?: { seconds: number; requests: number; bytes: number; connections: number; extra: string };
+  readonly best?: { seconds: number; median: number; requests: number; bytes: number; connections: number; extra: string };
   readonly failed: boolean;
 }
 
@@ -64,6 +64,13 @@ const cli = join(root, 'apps/cli/dist/bundle/gosync.js');
 const runs = Math.max(1, Number(process.env['GOSYNC_BENCH_RUNS'] ?? '3') || 3);
 const pairs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ts-adjacent', 'ts-minor', 'swc-large'];
 const profileFilter = process.env['GOSYNC_BENCH_PROFILES'];
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 const skipped = new Set((process.env['GOSYNC_BENCH_SKIP'] ?? '').split(',').map((t) => t.trim()));
 const profiles = profileFilter === undefined ? PROFILES : PROFILES.filter((_, i) => profileFilter.split(',').includes(String(i)));
 
@@ -258,6 +265,7 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
         continue;
       }
       let best: Row['best'];
+      const times: number[] = [];
       let failure: string | undefined;
       for (let i = 0; i < runs && failure === undefined; i++) {
         await cleanOutputs(work);
@@ -277,8 +285,10 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
           failure = `OUTPUT MISMATCH: sha256 ${hash.slice(0, 16)}…, expected ${newHash.slice(0, 16)}…`;
           break;
         }
+        times.push(result.ms / 1000);
         const sample = {
           seconds: result.ms / 1000,
+          median: 0,
           requests: entries.length,
           bytes: entries.reduce((s, e) => s + e.bytesSent, 0),
           connections: proxy.stats.connections - connectionsBefore,
@@ -292,7 +302,8 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
         if (failure.startsWith('OUTPUT MISMATCH')) console.log(`  !!!!!!!! ${command.tool} produced a WRONG FILE on ${pair.name} / ${profile.name} !!!!!!!!`);
         rows.push({ pair: pair.name, tool: command.tool, note: `**${tool}: failed** (${failure})`, failed: true });
       } else if (best !== undefined) {
-        console.log(`  ${command.tool.padEnd(34)} ${best.seconds.toFixed(2).padStart(7)} s  ${String(best.requests).padStart(5)} requests  ${mb(best.bytes).padStart(8)} MB (${((100 * best.bytes) / pair.newSize).toFixed(1)} %)  ${best.connections} conn  ${best.extra}`);
+        best = { ...best, median: median(times) };
+        console.log(`  ${command.tool.padEnd(34)} ${best.seconds.toFixed(3).padStart(7)} s (median ${best.median.toFixed(3)})  ${String(best.requests).padStart(5)} requests  ${mb(best.bytes).padStart(8)} MB (${((100 * best.bytes) / pair.newSize).toFixed(1)} %)  ${best.connections} conn  ${best.extra}`);
         rows.push({ pair: pair.name, tool: command.tool, note: best.extra, best, failed: false });
       }
     }
@@ -306,15 +317,15 @@ async function benchProfile(pair: CorpusPair, prepared: Awaited<ReturnType<typeo
 
 function table(rows: readonly Row[], sizes: ReadonlyMap<string, number>): string {
   const lines = [
-    '| pair | tool | wall s | requests | connections | bytes on wire | % of new | note |',
-    '|---|---|---|---|---|---|---|---|',
+    '| pair | tool | wall s (best) | median | requests | connections | bytes on wire | % of new | note |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const size = sizes.get(row.pair) ?? 1;
     lines.push(
       row.best === undefined
-        ? `| ${row.pair} | ${row.tool} | – | – | – | – | – | ${row.note} |`
-        : `| ${row.pair} | ${row.tool} | ${row.best.seconds.toFixed(2)} | ${row.best.requests} | ${row.best.connections} | ${mb(row.best.bytes)} MB | ${((100 * row.best.bytes) / size).toFixed(1)} % | ${row.note} |`,
+        ? `| ${row.pair} | ${row.tool} | – | – | – | – | – | – | ${row.note} |`
+        : `| ${row.pair} | ${row.tool} | ${row.best.seconds.toFixed(3)} | ${row.best.median.toFixed(3)} | ${row.best.requests} | ${row.best.connections} | ${mb(row.best.bytes)} MB | ${((100 * row.best.bytes) / size).toFixed(1)} % | ${row.note} |`,
     );
   }
   return lines.join('\n');
