@@ -83,6 +83,21 @@ function loadWasm(): Promise<WasmZstd> {
 }
 
 /**
+ * Starts loading the zstd backend now (on Node < 22.15 its WebAssembly module, which otherwise
+ * loads at the first compression or decompression), so that a client can have it ready by the
+ * time it needs it: `gosync sync` calls this while the index downloads. A failure here is
+ * ignored; the first real use reports its own.
+ *
+ * @example
+ * ```ts
+ * prepareZstd(); // before downloading an index that may be compressed
+ * ```
+ */
+export function prepareZstd(): void {
+  if (nodeZstd === undefined) loadWasm().catch(() => undefined);
+}
+
+/**
  * Which zstd implementation this process uses: `node:zlib`'s when present (Node ≥ 22.15),
  * otherwise `@bokuweb/zstd-wasm`. Both write and read the same frames.
  *

@@ -20,6 +20,7 @@ export {
   MAX_DICTIONARY_SIZE,
   compressBytes,
   decompressBytes,
+  prepareZstd,
   zstdBackend,
 } from './codecs.js';
 export type { CompressBytesOptions, CompressionCodec, DecompressBytesOptions, ZstdBackend } from './codecs.js';
