@@ -115,6 +115,18 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync over HTTP'))('gosync sy
     const summary = JSON.parse(r.stdout) as Record<string, number>;
     // Whole 16 KiB objects around the ~10 KB of changes, never the whole file.
     expect(summary['httpBytesReceived']).toBeLessThan(newBytes.length / 4);
+
+    // --limit-rate holds for a store too: its objects at a rate that needs about 1.5 s beyond the
+    // limiter's first second of tokens.
+    const objectBytes = (summary['httpBytesReceived'] ?? 0) - (summary['indexBytes'] ?? 0);
+    const rate = Math.max(1024, Math.floor(objectBytes / 2.5));
+    const limitedOut = join(seedDir, 'from-store-limited.bin');
+    const t0 = performance.now();
+    const limited = await gosync(['sync', `${nginx.url}/store/data.bin.gsi`, '-o', limitedOut, '--seed', join(seedDir, 'old.bin'), '-q', '--limit-rate', String(rate)]);
+    expect(limited.stderr).toBe('');
+    expect(limited.code).toBe(0);
+    expect(Buffer.from(await readFile(limitedOut)).equals(newBytes)).toBe(true);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1000);
   });
 
   it('an index URL that answers 404: exit 1 with a code and the URL', async () => {

@@ -132,6 +132,7 @@ export function openSources(
         retries: http.retries,
         timeouts: http.timeouts,
         maxInFlight: http.maxInFlight,
+        rateLimit: http.rateLimit,
         dispatcher: http.dispatcher,
       });
       stores.push(store);

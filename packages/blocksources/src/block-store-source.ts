@@ -25,6 +25,7 @@ import {
 import type { BlockStoreManifest } from './block-store-manifest.js';
 import { RangeChannel } from './channel.js';
 import { checkRanges } from './check-ranges.js';
+import { RateLimiter } from './rate-limiter.js';
 import { BlockSourceError, describeRange } from './errors.js';
 import {
   describeNetworkFailure,
@@ -62,6 +63,12 @@ export interface BlockStoreSourceOptions extends HttpClientOptions {
   readonly verifier?: RangeVerifier | undefined;
   /** Objects fetched at once (default 6); also the number of objects held in memory. */
   readonly maxInFlight?: number | undefined;
+  /**
+   * The most body bytes per second over all requests of an http(s) store (default unlimited).
+   * Its waits do not count against the low-speed rule ({@link HttpTimeouts.lowSpeedBytesPerSecond}),
+   * which may be higher. A local store is read at full speed.
+   */
+  readonly rateLimit?: number | undefined;
   /** Bytes of finished ranges waiting for the consumer, about (default 32 MiB). */
   readonly maxBytesInFlight?: number | undefined;
   /** The most objects a fetched manifest may list (default 2^22); bounds the manifest download. */
@@ -201,6 +208,7 @@ class HttpTransport implements Transport {
   readonly #ownDispatcher: boolean;
   readonly #headers: Readonly<Record<string, string>>;
   readonly #timeouts: ResolvedTimeouts;
+  readonly #limiter: RateLimiter | undefined;
   readonly #stats: { requests: number; bytesReceived: number };
 
   constructor(
@@ -213,6 +221,8 @@ class HttpTransport implements Transport {
     this.#base = base;
     this.#headers = options.headers ?? {};
     this.#timeouts = timeouts;
+    this.#limiter =
+      options.rateLimit === undefined ? undefined : new RateLimiter(numberOption('BlockStoreSource', 'rateLimit', options.rateLimit, 0, 1));
     this.#stats = stats;
     this.#ownDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
@@ -287,6 +297,8 @@ class HttpTransport implements Transport {
         );
         for await (const chunk of meter.watch(res.body as AsyncIterable<Uint8Array>)) {
           this.#stats.bytesReceived += chunk.length;
+          // The rule above does not count this wait: it is ours, not the server's.
+          if (this.#limiter !== undefined) await this.#limiter.take(chunk.length, options.signal);
           const take = Math.min(chunk.length, limit + 1 - length);
           chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
           length += take;
@@ -368,6 +380,8 @@ export class BlockStoreSource implements BlockSource {
     this.#maxInFlight = Math.floor(numberOption('BlockStoreSource', 'maxInFlight', options.maxInFlight, 6));
     this.#maxBytesInFlight = numberOption('BlockStoreSource', 'maxBytesInFlight', options.maxBytesInFlight, 32 * MIB);
     this.#maxObjects = Math.floor(numberOption('BlockStoreSource', 'maxObjects', options.maxObjects, 2 ** 22, 0));
+    // Checked here for local stores too, which ignore it.
+    if (options.rateLimit !== undefined) numberOption('BlockStoreSource', 'rateLimit', options.rateLimit, 0, 1);
     const timeouts = resolveTimeouts('BlockStoreSource', options.timeouts);
     const retries = resolveRetries('BlockStoreSource', options.retries);
     this.#retryCount = retries.count;

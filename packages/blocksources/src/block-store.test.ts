@@ -483,6 +483,9 @@ describe('BlockStoreSource failures (local store)', () => {
     expect(() => new BlockStoreSource({ url: dir, maxInFlight: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_BLOCKSOURCE_INVALID_OPTION' }),
     );
+    expect(() => new BlockStoreSource({ url: dir, rateLimit: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_BLOCKSOURCE_INVALID_OPTION' }),
+    );
     expect(() => new BlockStoreSource({ url: dir, manifest: { ...manifest, count: 1 } })).toThrow(
       expect.objectContaining({ code: 'ERR_BLOCKSOURCE_MANIFEST' }),
     );
@@ -738,6 +741,20 @@ describe('BlockStoreSource over HTTP with faults', () => {
     expect(performance.now() - t0).toBeLessThan(15_000); // did not hang
     await source.close();
     server.fault(undefined);
+  });
+
+  it('stays within a rate limit, whose waits never trip the low-speed rule', async () => {
+    server.fault(undefined);
+    // 100 000 bytes at 40 000 B/s: the bucket starts with one second of tokens, so at least 1.5 s;
+    // a low-speed rule of 64 KiB/s over 0.5 s must see that the bodies waited for our limiter.
+    const rule = { lowSpeedBytesPerSecond: 64 * 1024, lowSpeedSeconds: 0.5 };
+    const source = new BlockStoreSource({ url: server.url, manifest, rateLimit: 40_000, maxInFlight: 2, timeouts: rule });
+    const t0 = performance.now();
+    const range = { start: 0, end: bytes.length };
+    expectRanges(await collect(source, [range]), [range], bytes);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1400);
+    expect(source.stats.retries).toBe(0);
+    await source.close();
   });
 
   it('follows a redirect and stops at a 404 naming the URL', async () => {
