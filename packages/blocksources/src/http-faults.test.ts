@@ -295,6 +295,23 @@ describe('the low-speed rule (a body that drips just inside the idle timeout)', 
     expect(e.message).toMatch(/\(60\d{3} bytes received\)/);
   });
 
+  it('remembers a slow mirror: the batches after the first start at the healthy one', async () => {
+    const other = await startFaultServer();
+    try {
+      other.setFile('/file.bin', file);
+      server.setDefault(drip);
+      // Six ranges, one per request, one request at a time: six batches in a row.
+      const six = Array.from({ length: 6 }, (_, i) => ({ start: i * 150_000, end: i * 150_000 + 20_000 }));
+      const s = source({ urls: [url, `${other.url}/file.bin`], timeouts: slowRule, maxInFlight: 1, maxRangesPerRequest: 1, mergeGap: 0 });
+      await expectExact(s, six, file);
+      // Only the first batch waited out the drip (1 s); the other five went to the healthy mirror.
+      expect(server.requests).toBe(1);
+      expect(other.requests).toBe(6);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('moves to a healthy mirror, which finishes the fetch byte-exact', async () => {
     const other = await startFaultServer();
     try {

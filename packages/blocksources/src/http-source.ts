@@ -187,6 +187,12 @@ function rangeHeader(groups: readonly { range: ByteRange }[]): string {
  */
 export class HttpSource implements BlockSource {
   readonly #mirrors: Mirror[];
+  /**
+   * The mirror new batches start from. It moves past a mirror when a request to it fails in a
+   * way worth a retry (a timeout, a drip under the low-speed rule, a 5xx, a reset), so that later
+   * batches do not wait on that mirror again; the batch that failed goes on to the next mirror.
+   */
+  #preferred = 0;
   readonly #verifier: RangeVerifier | undefined;
   readonly #maxInFlight: number;
   readonly #maxBytesInFlight: number;
@@ -367,7 +373,7 @@ export class HttpSource implements BlockSource {
 
   /** Takes the next batch of wanted ranges from the front of the queue. */
   #takeBatch(ctx: FetchContext): ByteRange[] {
-    const mirror = this.#liveMirror(0);
+    const mirror = this.#liveMirror(this.#preferred);
     const maxRanges = this.#origin(mirror).maxRanges;
     const remaining = ctx.total - ctx.done;
     // An even share of what is left per request in flight, between 256 KiB and 16 MiB: a request
@@ -402,6 +408,12 @@ export class HttpSource implements BlockSource {
     return state;
   }
 
+  /** Makes new batches start after `mirror` when it is the one they start from (see #preferred). */
+  #passOver(mirror: Mirror): void {
+    const n = this.#mirrors.length;
+    if (n > 1 && this.#mirrors[this.#preferred % n] === mirror) this.#preferred = (this.#preferred + 1) % n;
+  }
+
   #liveMirror(index: number): Mirror {
     const n = this.#mirrors.length;
     for (let k = 0; k < n; k++) {
@@ -416,9 +428,10 @@ export class HttpSource implements BlockSource {
   async #runJob(job: Job, ctx: FetchContext): Promise<void> {
     let failures = 0;
     let last: BlockSourceError | undefined;
+    const start = this.#preferred;
     while (job.parts.length > 0 && !ctx.channel.failed) {
       throwIfAborted(ctx.signal);
-      const mirror = this.#liveMirror(failures + job.rotate);
+      const mirror = this.#liveMirror(start + failures + job.rotate);
       const deliveredBefore = ctx.delivered.size;
       try {
         await this.#attempt(mirror, job, ctx);
@@ -429,6 +442,7 @@ export class HttpSource implements BlockSource {
           mirror.dead = e.error;
           this.#liveMirror(0);
         } else if (e.kind === 'retry') {
+          this.#passOver(mirror);
           const progressed = ctx.delivered.size > deliveredBefore;
           if (!progressed) failures++;
           if (failures > this.#retries.count) {
