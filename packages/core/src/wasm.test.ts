@@ -1,18 +1,40 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { add, add64, block, br, brIf, call, extendU, get, geU, i32, i64, load, load8, loop, mul, mul64, ret, set, shrU64, store, sub, wasmModule, wrap, xor64 } from './wasm.js';
+import {
+  add,
+  add64,
+  block,
+  br,
+  brIf,
+  call,
+  compileModule,
+  extendU,
+  get,
+  geU,
+  i32,
+  i64,
+  instantiateModule,
+  load,
+  load8,
+  loop,
+  mul,
+  mul64,
+  ret,
+  set,
+  shrU64,
+  store,
+  sub,
+  wasmModule,
+  wrap,
+  xor64,
+  type WasmExports,
+} from './wasm.js';
 
-interface Exports {
-  readonly memory: { readonly buffer: ArrayBuffer };
-  readonly [name: string]: unknown;
-}
-const wasm = (globalThis as unknown as {
-  readonly WebAssembly: { validate(bytes: Uint8Array): boolean; Instance: new (m: object) => { exports: Exports }; Module: new (b: Uint8Array) => object };
-}).WebAssembly;
+const wasm = (globalThis as unknown as { readonly WebAssembly: { validate: (bytes: Uint8Array) => boolean } }).WebAssembly;
 
-function instantiate(bytes: Uint8Array): Exports {
+function instantiate(bytes: Uint8Array<ArrayBuffer>): WasmExports {
   expect(wasm.validate(bytes)).toBe(true);
-  return new wasm.Instance(new wasm.Module(bytes)).exports;
+  return instantiateModule(compileModule(bytes));
 }
 
 describe('wasmModule', () => {

@@ -8,10 +8,10 @@
  *
  * @example
  * ```ts
- * import { add, get, ret, wasmModule } from '@gosync/core/wasm';
+ * import { add, compileModule, get, instantiateModule, ret, wasmModule } from '@gosync/core/wasm';
  * const bytes = wasmModule([{ name: 'sum', params: ['i32', 'i32'], result: 'i32', body: [ret(add(get(0), get(1)))] }], 1);
- * const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
- * (exports.sum as (a: number, b: number) => number)(2, 3); // 5
+ * const sum = instantiateModule(compileModule(bytes)).sum as (a: number, b: number) => number;
+ * sum(2, 3); // 5
  * ```
  *
  * @module
@@ -240,4 +240,52 @@ export function wasmModule(functions: readonly WasmFunction[], pages: number): U
     ...section(10, vector(bodies)),
   ];
   return new Uint8Array(bytes);
+}
+
+/** A module's memory, as a kernel's host uses it. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  /** Grows by `pages` × 64 KiB (keeping the contents); the old `buffer` is detached. */
+  grow(pages: number): number;
+}
+
+/** A compiled module (a `WebAssembly.Module`), for {@link instantiateModule}. */
+export interface CompiledModule {
+  readonly __compiledModule: never;
+}
+
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array<ArrayBuffer>) => CompiledModule;
+  readonly Instance: new (module: CompiledModule) => { readonly exports: unknown };
+}
+
+// Node has WebAssembly; the packages compile against Node's types and ES2023 alone, which do not
+// declare it.
+const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
+
+/**
+ * Compiles a module synchronously (fine for the small kernels this emitter makes: well under a
+ * millisecond, and no wait for V8's asynchronous compile queue).
+ *
+ * @param bytes - a module from {@link wasmModule}
+ * @returns the compiled module
+ */
+export function compileModule(bytes: Uint8Array<ArrayBuffer>): CompiledModule {
+  return new api.Module(bytes);
+}
+
+/** An instance's exports: its memory, and its functions by name (the caller knows their types). */
+export interface WasmExports {
+  readonly memory: WasmMemory;
+  readonly [name: string]: unknown;
+}
+
+/**
+ * Instantiates a compiled module (it imports nothing) and returns its exports.
+ *
+ * @param module - from {@link compileModule}
+ * @returns the instance's exports
+ */
+export function instantiateModule(module: CompiledModule): WasmExports {
+  return new api.Instance(module).exports as WasmExports;
 }

@@ -6,11 +6,13 @@ import {
   br,
   brIf,
   call,
+  compileModule,
   extendU,
   geU,
   get,
   i32,
   i64,
+  instantiateModule,
   load64,
   load8,
   loop,
@@ -30,7 +32,9 @@ import {
   wrap,
   xor64,
   type Code,
+  type CompiledModule,
   type ValType,
+  type WasmMemory,
 } from '@gosync/core/wasm';
 
 // XXH3-128 (xxHash 0.8) of inputs longer than 240 bytes, the block sizes an index uses, with
@@ -220,23 +224,18 @@ function runFunction(): Code[] {
   ];
 }
 
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  readonly Instance: new (module: object) => { readonly exports: KernelExports };
-}
 interface KernelExports {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly memory: WasmMemory;
   readonly hash: (ptr: number, len: number) => void;
   readonly run: (ptr: number, len: number, count: number, cmp: number) => number;
 }
-const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: object | undefined;
+let compiled: CompiledModule | undefined;
 
-function kernelModule(): object {
+function kernelModule(): CompiledModule {
   if (compiled === undefined) {
     const hash = hashFunction();
-    compiled = new wasm.Module(
+    compiled = compileModule(
       wasmModule(
         [
           { name: 'fold', exported: false, params: ['i64', 'i64'], locals: ['i64', 'i64', 'i64', 'i64'], result: 'i64', body: foldFunction() },
@@ -276,7 +275,8 @@ export class Xxh128Kernel {
 
   /** @param expectedCapacity - the most blocks one {@link Xxh128Kernel.matchRun} checks (default 256) */
   constructor(expectedCapacity = 256) {
-    this.#exports = new wasm.Instance(kernelModule()).exports;
+    const exports = instantiateModule(kernelModule());
+    this.#exports = { memory: exports.memory, hash: exports.hash as KernelExports['hash'], run: exports.run as KernelExports['run'] };
     this.#dataAt = EXPECTED_AT + 16 * expectedCapacity;
     this.#bytes = new Uint8Array(this.#exports.memory.buffer);
     this.#bytes.set(SECRET, 0);

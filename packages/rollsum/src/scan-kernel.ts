@@ -5,10 +5,12 @@ import {
   block,
   br,
   brIf,
+  compileModule,
   geU,
   get,
   gtU,
   i32,
+  instantiateModule,
   load,
   load8,
   loop,
@@ -24,7 +26,9 @@ import {
   when,
   wasmModule,
   type Code,
+  type CompiledModule,
   type ValType,
+  type WasmMemory,
 } from '@gosync/core/wasm';
 
 // The kernel's memory: the scan state (4 × i32), the filter's bitset from FILTER_AT, then the
@@ -56,7 +60,7 @@ const H = 15;
 const ENTER = 16;
 const WM1 = 17;
 
-/** Whether the filter has `h`'s bit (h: a bit index in LOCAL H). */
+/** Whether the filter's bit number H (the local) is set: word H >>> 5, bit H & 31 (shl takes its count mod 32). */
 const hasBit = (): Code => and(load(shl(shrU(get(H), i32(5)), i32(2)), FILTER_AT), shl(i32(1), get(H)));
 
 /**
@@ -201,24 +205,15 @@ function scanFunction(): Code[] {
   ];
 }
 
-// The few WebAssembly types used here (the package compiles against Node's types and ES2023
-// alone, which do not declare them).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
 type ScanExport = (data: number, n: number, w: number, amask: number, shift: number) => number;
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  readonly Instance: new (module: object) => { readonly exports: { readonly memory: WasmMemory; readonly scan: ScanExport } };
-}
-const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: object | undefined;
+let compiled: CompiledModule | undefined;
 
 /** The compiled module, made on first use (synchronously: it is a few hundred bytes). */
-function scanModule(): object {
-  compiled ??= new wasm.Module(wasmModule([{ name: 'scan', params: Array<ValType>(5).fill('i32'), locals: Array<ValType>(WM1 + 1 - 5).fill('i32'), result: 'i32', body: scanFunction() }], 1));
+function scanModule(): CompiledModule {
+  compiled ??= compileModule(
+    wasmModule([{ name: 'scan', params: Array<ValType>(5).fill('i32'), locals: Array<ValType>(WM1 + 1 - 5).fill('i32'), result: 'i32', body: scanFunction() }], 1),
+  );
   return compiled;
 }
 
@@ -245,9 +240,9 @@ export class ScanKernel {
    * @param capacity - the scan buffer's first size in bytes
    */
   constructor(filterBytes: number, capacity: number) {
-    const { exports } = new wasm.Instance(scanModule());
+    const exports = instantiateModule(scanModule());
     this.#memory = exports.memory;
-    this.#scan = exports.scan;
+    this.#scan = exports.scan as ScanExport;
     this.#dataAt = FILTER_AT + filterBytes;
     this.#capacity = 0;
     this.#state = new Int32Array(0);
