@@ -208,6 +208,41 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     expect(await readFile(out, 'utf8')).toBe('previous version');
   });
 
+  it('a damaged group with the file published too: the file serves it, and the artifact is not read again on its own', async () => {
+    const www = join(dir, 'corrupt-hybrid');
+    await mkdir(www);
+    const file = join(www, 'new.bin');
+    await writeFile(file, newBytes);
+    expect((await gosync(['index', file, '-b', '2048', '-u', 'new.bin', '--compress', 'zstd', '-q'])).code).toBe(0);
+    const { index } = await readIndexFile(`${file}.gsi`);
+    const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
+    const group = Math.floor((CHANGE_AT + 30_000) / layout.groupSize);
+    const damaged = groupArtifactRange(layout, group);
+    const artifact = await readFile(join(www, 'new.bin.gsz'));
+    const middle = Math.floor((damaged.start + damaged.end) / 2);
+    for (let i = middle; i < middle + 16; i++) artifact[i] = (artifact[i] ?? 0) ^ 0x5a;
+    await writeFile(join(www, 'new.bin.gsz'), artifact);
+    const before = (await nginx.readAccessLog()).length;
+    const out = join(seedDir, 'corrupt-hybrid.bin');
+    const r = await gosync(['sync', `${nginx.url}/corrupt-hybrid/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.from(await readFile(out)).equals(newBytes)).toBe(true);
+    // Requests for the damaged group's bytes of the artifact: the hybrid's one, no second from the
+    // artifact alone (it would fail the same way).
+    const covers = (range: string): boolean =>
+      range
+        .replace(/^bytes=/, '')
+        .split(',')
+        .some((part) => {
+          const [a, b] = part.split('-').map(Number);
+          return (a ?? Infinity) < damaged.end && (b ?? -1) >= damaged.start;
+        });
+    const log = (await nginx.readAccessLog()).slice(before);
+    const damagedReads = log.filter((e) => e.request.startsWith('GET /corrupt-hybrid/new.bin.gsz ') && e.range !== '-' && covers(e.range));
+    expect(damagedReads.length).toBe(1);
+  });
+
   it('usage errors: --level or --dictionary without --compress, an unknown codec, --compress with another format, a .gsz without a layout', async () => {
     const file = join(dir, 'plain', 'new.bin');
     const level = await gosync(['index', file, '--level', '3', '-o', join(seedDir, 'x.gsi')]);

@@ -2,10 +2,16 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BLOCK_STORE_MANIFEST_NAME, BlockStoreSource, FileSource, HttpSource, type HttpSourceOptions } from '@gosync/blocksources';
 import { CompressedSource, decodeLayout, type CompressedLayout } from '@gosync/compress';
-import type { BlockSource, RangeVerifier } from '@gosync/core';
+import { isGosyncError, type BlockSource, type RangeVerifier } from '@gosync/core';
 import { UsageError } from './usage.js';
 
 const HTTP = /^https?:\/\//i;
+/**
+ * Failures of a compressed group itself (a damaged frame, one that inflates too far, one that
+ * names a missing dictionary): after one of these a hybrid's artifact is not read again on its
+ * own; the file's own source serves the rest.
+ */
+const ARTIFACT_DAMAGED = ['ERR_COMPRESS_CORRUPT', 'ERR_COMPRESS_TOO_LARGE', 'ERR_COMPRESS_UNSUPPORTED'] as const;
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 /** Where the index came from: a local path, or the URL it was downloaded from (after redirects). */
@@ -109,6 +115,8 @@ export function openSources(
   // The artifact's bytes are not the target's: CompressedSource verifies the target ranges.
   const artifactHttp = artifactUrls.length === 0 ? undefined : new HttpSource({ ...http, urls: artifactUrls });
   const stores: BlockStoreSource[] = [];
+  // Each hybrid source, and the source over its artifact alone that stands in when it fails.
+  const aloneAfter = new Map<BlockSource, BlockSource>();
   // The sources in order; an artifact's is made once its plain partner is known.
   type Entry =
     | { readonly kind: 'other'; readonly source: BlockSource }
@@ -160,8 +168,10 @@ export function openSources(
     }
     paired = true;
     const hybrid = new CompressedSource({ layout: entry.layout, artifact, verifier, name, plain: plain.source, plainName: plain.name });
-    // If the hybrid fails (a file listed but not published: 404), the artifact alone serves the rest.
+    // If the hybrid fails (a file listed but not published: 404), the artifact alone serves the
+    // rest; not if the artifact itself is damaged (see ARTIFACT_DAMAGED).
     const alone = new CompressedSource({ layout: entry.layout, artifact, verifier, name });
+    aloneAfter.set(hybrid, alone);
     const before = sources.indexOf(plain.source);
     if (before < 0) sources.push(hybrid, alone);
     else sources.splice(before, 0, hybrid, alone);
@@ -170,7 +180,9 @@ export function openSources(
     async *fetch(ranges, options) {
       let remaining = ranges;
       let lastError: unknown;
+      const skip = new Set<BlockSource>();
       for (const source of sources) {
+        if (skip.has(source)) continue;
         const served = new Set<number>();
         try {
           for await (const item of source.fetch(remaining, options)) {
@@ -182,6 +194,9 @@ export function openSources(
           if (options?.signal?.aborted === true) throw error;
           lastError = error;
           remaining = remaining.filter((r) => !served.has(r.start));
+          // A damaged artifact would fail the same way read alone: go on to the next source.
+          const alone = aloneAfter.get(source);
+          if (alone !== undefined && ARTIFACT_DAMAGED.some((code) => isGosyncError(error, code))) skip.add(alone);
         }
       }
       throw lastError;
