@@ -45,6 +45,15 @@ describe('Xxh128Kernel', () => {
     expect(out.subarray(2)).toEqual(xxh128(data));
   });
 
+  it('refuses inputs outside its range with ERR_INDEX_INVALID_OPTION', () => {
+    const out = new Uint8Array(16);
+    expect(() => {
+      kernel.hash(new Uint8Array(240), out, 0);
+    }).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
+    expect(() => kernel.matchRun(new Uint8Array(4096), 200, new Uint8Array(32), 16)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
+    expect(() => kernel.matchRun(new Uint8Array(4096), 2048, new Uint8Array(34), 17)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
+  });
+
   it('counts the blocks of a run that match their expected digests', () => {
     const w = 2048;
     const data = random(20 * w, 3);

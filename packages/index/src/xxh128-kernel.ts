@@ -36,6 +36,7 @@ import {
   type ValType,
   type WasmMemory,
 } from '@gosync/core/wasm';
+import { IndexError } from './errors.js';
 
 // XXH3-128 (xxHash 0.8) of inputs longer than 240 bytes, the block sizes an index uses, with
 // its default secret; `@gosync/index` hashes shorter inputs with hash-wasm. The kernel hashes a
@@ -66,6 +67,8 @@ const SECRET = Uint8Array.from([
 
 /** The shortest input {@link Xxh128Kernel} hashes (XXH3's long-input path starts above 240 bytes). */
 export const XXH128_KERNEL_MIN = 241;
+/** The longest input one call takes (the kernel's memory holds it whole). */
+const MAX_INPUT = 1 << 30;
 
 // Memory: the secret at 0, the last digest at DIGEST_AT, the expected digests (16 bytes each)
 // from EXPECTED_AT, the input from `dataAt` (set by the host).
@@ -303,8 +306,12 @@ export class Xxh128Kernel {
    * @param bytes - the input
    * @param out - where the digest goes
    * @param offset - its offset in `out`
+   * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for fewer than 241 bytes or more than 1 GiB
    */
   hash(bytes: Uint8Array, out: Uint8Array, offset: number): void {
+    if (bytes.length < XXH128_KERNEL_MIN || bytes.length > MAX_INPUT) {
+      throw new IndexError('ERR_INDEX_INVALID_OPTION', `Xxh128Kernel.hash: expected ${XXH128_KERNEL_MIN} to ${MAX_INPUT} bytes, got ${bytes.length}`);
+    }
     this.#input(bytes);
     this.#exports.hash(this.#dataAt, bytes.length);
     out.set(this.#bytes.subarray(DIGEST_AT, DIGEST_AT + 16), offset);
@@ -320,9 +327,14 @@ export class Xxh128Kernel {
    *   {@link Xxh128Kernel.expectedCapacity} blocks
    * @param compare - bytes of each digest to compare (1–16)
    * @returns how many blocks from the first match their expected digest
+   * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for a block length outside 241 bytes to
+   *   1 GiB or a `compare` outside 1–16
    */
   matchRun(bytes: Uint8Array, blockLength: number, expected: Uint8Array, compare: number): number {
-    const count = Math.min(Math.floor(bytes.length / blockLength), Math.floor(expected.length / compare), this.expectedCapacity);
+    if (!Number.isInteger(blockLength) || blockLength < XXH128_KERNEL_MIN || blockLength > MAX_INPUT || !Number.isInteger(compare) || compare < 1 || compare > 16) {
+      throw new IndexError('ERR_INDEX_INVALID_OPTION', `Xxh128Kernel.matchRun: expected blocks of ${XXH128_KERNEL_MIN} to ${MAX_INPUT} bytes and 1 to 16 bytes to compare, got ${blockLength} and ${compare}`);
+    }
+    const count = Math.min(Math.floor(bytes.length / blockLength), Math.floor(expected.length / compare), this.expectedCapacity, Math.floor(MAX_INPUT / blockLength));
     this.#bytes.set(expected.subarray(0, count * compare), EXPECTED_AT);
     this.#input(bytes.subarray(0, count * blockLength));
     return this.#exports.run(this.#dataAt, blockLength, count, compare);

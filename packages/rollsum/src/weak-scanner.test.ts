@@ -2,7 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { bytesEqual, isGosyncError } from '@gosync/core';
 import { describe, expect, it } from 'vitest';
 import { weakSum } from './rollsum32.js';
-import { WeakScanner } from './weak-scanner.js';
+import { WeakScanner, type WeakScanHit } from './weak-scanner.js';
 import { WeakSumFilter } from './weak-sum-filter.js';
 import { zsyncRsumMask } from './zsync-rsum.js';
 
@@ -153,6 +153,34 @@ describe('WeakScanner', () => {
     scanner.update(text('abcd'), record);
     // Window 4 was scanned before the sum was added; window 8 after.
     expect(seen).toEqual([8]);
+  });
+
+  it('scans a chunk larger than its slice as it scans the same bytes in pieces', () => {
+    const w = 4096;
+    const data = new Uint8Array(40 << 20);
+    let x = 1;
+    for (let i = 0; i < data.length; i += 4) {
+      x = (Math.imul(x, 1664525) + 1013904223) | 0;
+      data[i] = x & 0xff;
+      data[i + 1] = (x >>> 8) & 0xff;
+    }
+    // Windows on both sides of the 16 MiB slice boundary and across it, and two far off.
+    const at = [5, (16 << 20) - w - 1, (16 << 20) - 100, 16 << 20, (32 << 20) - 7, data.length - w];
+    const filter = WeakSumFilter.from(at.map((o) => weakSum(data.subarray(o, o + w))));
+    const hits = (feed: (scanner: WeakScanner, record: WeakScanHit) => void): number[] => {
+      const found: number[] = [];
+      feed(new WeakScanner({ windowSize: w, filter }), (offset, sum, buffer, index) => {
+        expect(bytesEqual(buffer.subarray(index, index + w), data.subarray(offset, offset + w))).toBe(true);
+        found.push(offset);
+      });
+      return found;
+    };
+    const whole = hits((s, record) => s.update(data, record));
+    const pieces = hits((s, record) => {
+      for (let i = 0; i < data.length; i += 1 << 20) s.update(data.subarray(i, i + (1 << 20)), record);
+    });
+    expect(whole).toEqual(pieces);
+    for (const o of at) expect(whole).toContain(o);
   });
 
   it('reset starts a new stream at offset 0', () => {

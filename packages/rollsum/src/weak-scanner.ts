@@ -3,6 +3,9 @@ import { assertWindowSize } from './rollsum32.js';
 import { ScanKernel } from './scan-kernel.js';
 import type { WeakSumFilter } from './weak-sum-filter.js';
 
+/** The most bytes of one `update` scanned at once: bounds the kernel's buffer whatever the chunk size. */
+const FEED_SLICE = 16 << 20;
+
 /** Checks what `onHit` returned: the number of bytes to advance, 0 for one. */
 function advanceOf(returned: ReturnType<WeakScanHit>): number {
   if (returned === undefined) return 0;
@@ -51,7 +54,8 @@ export interface WeakScannerOptions {
  * boundaries, so the stream may be cut into buffers anywhere.
  *
  * Offsets are absolute positions in the stream (safe beyond 4 GiB). Nothing is allocated per
- * byte or per hit; the internal buffer holds the last window plus one input buffer. The loop over
+ * byte or per hit; the internal buffer holds the last window plus one input buffer (up to 16 MiB of
+ * it: a larger one is scanned in slices, with the same result). The loop over
  * the bytes runs as WebAssembly (an internal kernel with its own copy of the filter's bitset,
  * renewed when {@link WeakSumFilter.version} changes), so it is fast from the first call.
  *
@@ -107,13 +111,20 @@ export class WeakScanner {
    */
   update(chunk: Uint8Array, onHit: WeakScanHit): this {
     this.#position += chunk.length;
+    // A huge chunk goes in slices, so that the kernel's buffer stays bounded.
+    for (let at = 0; at < chunk.length; at += FEED_SLICE) this.#feed(chunk.subarray(at, at + FEED_SLICE), onHit);
+    return this;
+  }
+
+  /** Scans the next bytes of the stream (at most FEED_SLICE of them). */
+  #feed(chunk: Uint8Array, onHit: WeakScanHit): void {
     let input = chunk;
     if (this.#skip > 0) {
       const dropped = Math.min(this.#skip, input.length);
       this.#skip -= dropped;
       input = input.subarray(dropped);
     }
-    if (input.length === 0) return this;
+    if (input.length === 0) return;
 
     const kernel = this.#kernel;
     const filter = this.#filter;
@@ -160,7 +171,6 @@ export class WeakScanner {
     }
     state[0] = 0;
     this.#base = base + p;
-    return this;
   }
 
   /**
