@@ -52,7 +52,12 @@ export interface HttpSourceOptions extends HttpClientOptions {
   readonly verifier?: RangeVerifier | undefined;
   /** Requests in flight at once (default 6). */
   readonly maxInFlight?: number | undefined;
-  /** Bytes fetched but not yet taken by the consumer, about (default 16 MiB, some 2.7 bandwidth-delay products at 1 Gbit/s and 50 ms). */
+  /**
+   * Bytes of finished ranges waiting for the consumer, about (default 4 MiB). When the consumer
+   * is slower than the link the requests wait (their TCP windows close) instead of the bytes
+   * piling up here: with 16 MiB a sync of the 557 MB pair over a 0 ms link peaked at 171–195 MB,
+   * with 4 MiB at 161–166 MB, in the same time.
+   */
   readonly maxBytesInFlight?: number | undefined;
   /**
    * Ranges in one multi-range request at first (default 64). It backs off per origin
@@ -244,7 +249,7 @@ export class HttpSource implements BlockSource {
     });
     this.#verifier = options.verifier;
     this.#maxInFlight = Math.floor(numberOption('HttpSource', 'maxInFlight', options.maxInFlight, 6));
-    this.#maxBytesInFlight = numberOption('HttpSource', 'maxBytesInFlight', options.maxBytesInFlight, 16 * MIB);
+    this.#maxBytesInFlight = numberOption('HttpSource', 'maxBytesInFlight', options.maxBytesInFlight, 4 * MIB);
     this.#maxRanges = Math.floor(numberOption('HttpSource', 'maxRangesPerRequest', options.maxRangesPerRequest, 64));
     this.#mergeGap =
       options.mergeGap === undefined || options.mergeGap === 'auto'
