@@ -6,6 +6,16 @@ import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanReply } from './scan-worker.js';
 import { startPatcherWorker } from './worker-start.js';
 
+/**
+ * How much longer the calling thread's section is than a worker's, per worker: a worker starts
+ * about 0.12 s later (a thread, its modules, its own tables), in which the calling thread scans
+ * some 40 MB of dissimilar data (more of near-identical). A constant, so that the sections, and
+ * with them the plan, depend only on the seed's length and the thread count. On the 557 MB swc
+ * pair with 2 threads: 1.27–1.33 s with equal halves, 1.17 s with 32 MiB, 1.13–1.17 s with
+ * 48–64 MiB, 1.14–1.22 s with 96 MiB (one thread: 1.62 s).
+ */
+const HEAD_START = 64 << 20;
+
 function initOf(index: BlockIndex): BlockIndexInit {
   return {
     kind: index.kind,
@@ -26,7 +36,7 @@ function initOf(index: BlockIndex): BlockIndexInit {
 }
 
 /**
- * Scans one seed file with `workers` threads, each over an equal section of it (sections overlap
+ * Scans one seed file with `workers` threads, each over a section of it (sections overlap
  * by a block so that no window is missed), and merges their matches in section order: a block
  * is taken from the first section that found it, so the result does not depend on timing. The
  * calling thread scans the first section itself (`scanHere`) while `workers − 1` worker threads
@@ -49,7 +59,13 @@ export async function scanInParallel(
   // Sections start on block boundaries: where the seed is aligned with the target (the common
   // case of an unchanged prefix), the scan then stays in step exactly as one thread would.
   const w = index.blockSize;
-  const sectionLength = Math.ceil(seedLength / workers / w) * w;
+  // The calling thread starts at once, a worker about 0.12 s later: the first section is longer by
+  // HEAD_START per worker (see there), at most a quarter of a section, so that every thread has
+  // a share of a small seed too.
+  const extra = Math.min(HEAD_START, Math.floor(seedLength / (4 * workers)));
+  const firstLength = Math.min(seedLength, Math.ceil((seedLength + (workers - 1) * extra) / workers / w) * w);
+  const sectionLength = workers > 1 ? Math.ceil((seedLength - firstLength) / (workers - 1) / w) * w : firstLength;
+  const sectionFrom = (i: number): number => (i === 0 ? 0 : firstLength + (i - 1) * sectionLength);
   const threads: Worker[] = [];
   const results: { seedOf: Int32Array; offsetOf: Float64Array; jumps: Float64Array; from: number }[] = [];
   const here = new Matches(index.count);
@@ -60,8 +76,8 @@ export async function scanInParallel(
   try {
     const jobs: Promise<void>[] = [];
     for (let i = 1; i < workers; i++) {
-      const from = i * sectionLength;
-      const to = Math.min(seedLength, from + sectionLength);
+      const from = sectionFrom(i);
+      const to = Math.min(seedLength, sectionFrom(i + 1));
       if (from >= to) break;
       const thread = startPatcherWorker('scan-worker');
       threads.push(thread);
@@ -87,7 +103,7 @@ export async function scanInParallel(
         }),
       );
     }
-    const local = scanHere({ from: 0, to: Math.min(seedLength, sectionLength) }, here).then(() => {
+    const local = scanHere({ from: 0, to: firstLength }, here).then(() => {
       results[0] = { seedOf: here.seedOf, offsetOf: here.offsetOf, jumps: new Float64Array(0), from: 0 };
     });
     // Wait for every thread even when one fails, so none is left writing into `results`.
