@@ -145,39 +145,47 @@ export function makePlan(index: BlockIndex, matches: Matches, maxFetchRange: num
 
 /**
  * The blocks a plan fetches, looked up by content (length, weak sum and strong hash as the index
- * stores them): a block like one fetched before is copied within the target instead. Chained in
- * a typed array by a number made of the weak sum and the strong hash's first bytes, with no key
- * built per block. A lookup looks at most {@link MAX_CANDIDATES} blocks of a chain: an index
- * made to collide costs a few duplicate fetches, never quadratic time.
+ * stores them): a block like one fetched before is copied within the target instead. A hash
+ * table on typed arrays: a power-of-two array of chains (at least 2 slots per block) by a number
+ * made of the weak sum and the strong hash's first bytes, each chain in the order the blocks
+ * were added, with no key or object built per block (Maps of 120 k keys took most of the
+ * planning of the 557 MB pair). A lookup looks at most {@link MAX_CANDIDATES} blocks of a chain:
+ * an index made to collide costs a few duplicate fetches, never quadratic time.
  */
 class FetchedBlocks {
   readonly #index: BlockIndex;
-  /** First and last fetched block per key. */
-  readonly #first = new Map<number, number>();
-  readonly #last = new Map<number, number>();
-  /** The next fetched block with the same key, −1 at the end. */
+  readonly #shift: number;
+  /** First and last fetched block per slot, −1 when none. */
+  readonly #head: Int32Array;
+  readonly #tail: Int32Array;
+  /** The next fetched block in the same slot, −1 at the end. */
   readonly #next: Int32Array;
 
   constructor(index: BlockIndex) {
     this.#index = index;
+    const log2 = Math.max(4, Math.ceil(Math.log2(Math.max(1, index.count) * 2)));
+    this.#shift = 32 - log2;
+    this.#head = new Int32Array(2 ** log2).fill(-1);
+    this.#tail = new Int32Array(2 ** log2).fill(-1);
     this.#next = new Int32Array(index.count).fill(-1);
   }
 
-  #key(block: number): number {
+  #slot(block: number): number {
     const index = this.#index;
     const hashes = index.strongHashes;
     const o = block * index.strongBytes;
     // strongBytes is at least 3.
-    const prefix = ((hashes[o] as number) | ((hashes[o + 1] as number) << 8) | ((hashes[o + 2] as number) << 16)) >>> 0;
-    return ((index.weakSums[block] as number) ^ Math.imul(prefix, 0x9e3779b1)) >>> 0;
+    const prefix = (hashes[o] as number) | ((hashes[o + 1] as number) << 8) | ((hashes[o + 2] as number) << 16);
+    const key = (index.weakSums[block] as number) ^ Math.imul(prefix, 0x9e3779b1);
+    return Math.imul(key, 0x85ebca6b) >>> this.#shift;
   }
 
   add(block: number): void {
-    const key = this.#key(block);
-    const last = this.#last.get(key);
-    if (last === undefined) this.#first.set(key, block);
+    const slot = this.#slot(block);
+    const last = this.#tail[slot] as number;
+    if (last < 0) this.#head[slot] = block;
     else this.#next[last] = block;
-    this.#last.set(key, block);
+    this.#tail[slot] = block;
   }
 
   /** The first fetched block with the same content as `block`, or −1. */
@@ -189,7 +197,7 @@ class FetchedBlocks {
     const hashes = index.strongHashes;
     const at = block * bytes;
     let seen = 0;
-    for (let b = this.#first.get(this.#key(block)) ?? -1; b >= 0 && seen < MAX_CANDIDATES; b = this.#next[b] as number, seen++) {
+    for (let b = this.#head[this.#slot(block)] as number; b >= 0 && seen < MAX_CANDIDATES; b = this.#next[b] as number, seen++) {
       if (index.blockLength(b) !== length || index.weakSums[b] !== sum) continue;
       let same = true;
       for (let i = 0, o = b * bytes; i < bytes; i++) {
