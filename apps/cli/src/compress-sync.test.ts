@@ -183,37 +183,17 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     expect(damaged.stderr).toMatch(/^gosync: ERR_COMPRESS_CORRUPT: .*the zstd dictionary \(artifact \[0, 4096\)\): SHA-256 /);
   });
 
-  it('a corrupted frame: exit 1 with a compression error naming the group; the old output stays', async () => {
-    const www = join(dir, 'corrupt');
+  /**
+   * Publishes new.bin in `name` with a zstd artifact (and `-u new.bin` when `listFile`), then
+   * damages the middle of the group holding the first change: the seed lacks it, so a sync
+   * fetches it. Returns the layout, the group and its artifact range.
+   */
+  async function publishDamaged(name: string, listFile: boolean): Promise<{ groupSize: number; group: number; damaged: { start: number; end: number } }> {
+    const www = join(dir, name);
     await mkdir(www);
     const file = join(www, 'new.bin');
     await writeFile(file, newBytes);
-    expect((await gosync(['index', file, '-b', '2048', '--compress', 'zstd', '-q'])).code).toBe(0);
-    await rm(file);
-    const { index } = await readIndexFile(`${file}.gsi`);
-    const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
-    // Damage the middle of the group holding the first change: the seed lacks it, so it is fetched.
-    const group = Math.floor((CHANGE_AT + 30_000) / layout.groupSize);
-    const range = groupArtifactRange(layout, group);
-    const artifact = await readFile(join(www, 'new.bin.gsz'));
-    const middle = Math.floor((range.start + range.end) / 2);
-    for (let i = middle; i < middle + 16; i++) artifact[i] = (artifact[i] ?? 0) ^ 0x5a;
-    await writeFile(join(www, 'new.bin.gsz'), artifact);
-    const out = join(seedDir, 'kept.bin');
-    await writeFile(out, 'previous version');
-    const r = await gosync(['sync', `${nginx.url}/corrupt/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin')]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^gosync: ERR_COMPRESS_(CORRUPT|TOO_LARGE|VERIFY_FAILED): /);
-    expect(r.stderr).toContain(`group ${group} (target [${group * layout.groupSize}, `);
-    expect(await readFile(out, 'utf8')).toBe('previous version');
-  });
-
-  it('a damaged group with the file published too: the file serves it, and the artifact is not read again on its own', async () => {
-    const www = join(dir, 'corrupt-hybrid');
-    await mkdir(www);
-    const file = join(www, 'new.bin');
-    await writeFile(file, newBytes);
-    expect((await gosync(['index', file, '-b', '2048', '-u', 'new.bin', '--compress', 'zstd', '-q'])).code).toBe(0);
+    expect((await gosync(['index', file, '-b', '2048', ...(listFile ? ['-u', 'new.bin'] : []), '--compress', 'zstd', '-q'])).code).toBe(0);
     const { index } = await readIndexFile(`${file}.gsi`);
     const layout = decodeLayout(index.metadata.attachments?.['compress'] ?? new Uint8Array(0));
     const group = Math.floor((CHANGE_AT + 30_000) / layout.groupSize);
@@ -222,6 +202,23 @@ describe.skipIf(skipWithoutTools(['nginx'], 'gosync sync of compressed artifacts
     const middle = Math.floor((damaged.start + damaged.end) / 2);
     for (let i = middle; i < middle + 16; i++) artifact[i] = (artifact[i] ?? 0) ^ 0x5a;
     await writeFile(join(www, 'new.bin.gsz'), artifact);
+    return { groupSize: layout.groupSize, group, damaged };
+  }
+
+  it('a corrupted frame: exit 1 with a compression error naming the group; the old output stays', async () => {
+    const { groupSize, group } = await publishDamaged('corrupt', false);
+    await rm(join(dir, 'corrupt', 'new.bin')); // only the index and the artifact are published
+    const out = join(seedDir, 'kept.bin');
+    await writeFile(out, 'previous version');
+    const r = await gosync(['sync', `${nginx.url}/corrupt/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gosync: ERR_COMPRESS_(CORRUPT|TOO_LARGE|VERIFY_FAILED): /);
+    expect(r.stderr).toContain(`group ${group} (target [${group * groupSize}, `);
+    expect(await readFile(out, 'utf8')).toBe('previous version');
+  });
+
+  it('a damaged group with the file published too: the file serves it, and the artifact is not read again on its own', async () => {
+    const { damaged } = await publishDamaged('corrupt-hybrid', true);
     const before = (await nginx.readAccessLog()).length;
     const out = join(seedDir, 'corrupt-hybrid.bin');
     const r = await gosync(['sync', `${nginx.url}/corrupt-hybrid/new.bin.gsi`, '-o', out, '--seed', join(seedDir, 'old.bin'), '-q']);
