@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fc, test } from '@fast-check/vitest';
 import { isGosyncError, toHex } from '@gosync/core';
-import type { BlockSource, ByteRange, RangeData } from '@gosync/core';
-import { pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
+import type { ByteRange, RangeData } from '@gosync/core';
+import { collectRanges, pseudoRandomBytes, skipWithoutTools, startNginx } from '@gosync/testkit';
 import type { RunningNginx } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -36,15 +36,6 @@ function freshDir(): string {
   return join(root, `store-${++dirs}`);
 }
 
-async function collect(
-  source: BlockSource,
-  ranges: readonly ByteRange[],
-  signal?: AbortSignal,
-): Promise<RangeData[]> {
-  const out: RangeData[] = [];
-  for await (const item of source.fetch(ranges, { signal })) out.push(item);
-  return out;
-}
 
 async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string; cause: unknown }> {
   try {
@@ -239,7 +230,7 @@ describe('writeBlockStore + BlockStoreSource (local store)', () => {
   test.prop([arbRanges(300_007)], { numRuns: 60 })('yields every requested range once with the target’s bytes', async (ranges) => {
     const source = new BlockStoreSource({ url: dir, maxInFlight: 3 });
     try {
-      expectRanges(await collect(source, ranges), ranges, bytes);
+      expectRanges(await collectRanges(source, ranges), ranges, bytes);
     } finally {
       await source.close();
     }
@@ -255,8 +246,8 @@ describe('writeBlockStore + BlockStoreSource (local store)', () => {
       { start: bytes.length - 5, end: bytes.length },
     ];
     const source = new BlockStoreSource({ url: pathToFileURL(dir).href });
-    expectRanges(await collect(source, ranges), ranges, bytes);
-    expectRanges(await collect(source, [{ start: 0, end: bytes.length }]), [{ start: 0, end: bytes.length }], bytes);
+    expectRanges(await collectRanges(source, ranges), ranges, bytes);
+    expectRanges(await collectRanges(source, [{ start: 0, end: bytes.length }]), [{ start: 0, end: bytes.length }], bytes);
     await source.close();
   });
 
@@ -269,7 +260,7 @@ describe('writeBlockStore + BlockStoreSource (local store)', () => {
       { start: 4000, end: 4100 },
       { start: 4200, end: 4300 },
     ];
-    expectRanges(await collect(source, ranges), ranges, bytes);
+    expectRanges(await collectRanges(source, ranges), ranges, bytes);
     // Objects 0 and 1, and no manifest read: it was given.
     expect(source.stats).toMatchObject({ objects: 2, requests: 2, refetches: 0 });
     expect(events.at(-1)).toEqual({ phase: 'fetch', done: 220, total: 220 });
@@ -277,23 +268,23 @@ describe('writeBlockStore + BlockStoreSource (local store)', () => {
 
   it('checks ranges, bounds and the verifier; aborts with the reason; refuses after close', async () => {
     const source = new BlockStoreSource({ url: dir });
-    expect(await codeOf(collect(source, [{ start: 0, end: bytes.length + 1 }]))).toBe('ERR_BLOCKSOURCE_OUT_OF_BOUNDS');
-    expect(await codeOf(collect(source, [{ start: 5, end: 2 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
-    expect(await codeOf(collect(source, [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
+    expect(await codeOf(collectRanges(source, [{ start: 0, end: bytes.length + 1 }]))).toBe('ERR_BLOCKSOURCE_OUT_OF_BOUNDS');
+    expect(await codeOf(collectRanges(source, [{ start: 5, end: 2 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
+    expect(await codeOf(collectRanges(source, [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
     const verified = new BlockStoreSource({ url: dir, verifier: { verify: (range) => range.start !== 9000 } });
-    const bad = await failure(collect(verified, [{ start: 0, end: 10 }, { start: 9000, end: 9010 }]));
+    const bad = await failure(collectRanges(verified, [{ start: 0, end: 10 }, { start: 9000, end: 9010 }]));
     expect(bad.code).toBe('ERR_BLOCKSOURCE_VERIFY_FAILED');
     expect(bad.message).toContain('[9000, 9010)');
     const controller = new AbortController();
     const reason = new Error('stop');
     controller.abort(reason);
-    await expect(collect(source, [{ start: 0, end: 10 }], controller.signal)).rejects.toBe(reason);
+    await expect(collectRanges(source, [{ start: 0, end: 10 }], controller.signal)).rejects.toBe(reason);
     const lifetime = new AbortController();
     const scoped = new BlockStoreSource({ url: dir, signal: lifetime.signal });
     lifetime.abort(reason);
-    await expect(collect(scoped, [{ start: 0, end: 10 }])).rejects.toBe(reason);
+    await expect(collectRanges(scoped, [{ start: 0, end: 10 }])).rejects.toBe(reason);
     await source.close();
-    expect(await codeOf(collect(source, [{ start: 0, end: 10 }]))).toBe('ERR_BLOCKSOURCE_CLOSED');
+    expect(await codeOf(collectRanges(source, [{ start: 0, end: 10 }]))).toBe('ERR_BLOCKSOURCE_CLOSED');
   });
 
   it('stops cleanly when the consumer breaks out early', async () => {
@@ -323,9 +314,9 @@ describe('writeBlockStore edge cases', () => {
     expect(manifest).toMatchObject({ length: 0, count: 0, objectSize: 256 * 1024 });
     expect(await objectFiles(dir)).toEqual([]);
     const source = new BlockStoreSource({ url: dir });
-    expect(await collect(source, [])).toEqual([]);
-    expect(await collect(source, [{ start: 0, end: 0 }])).toEqual([{ range: { start: 0, end: 0 }, data: new Uint8Array(0) }]);
-    expect(await codeOf(collect(source, [{ start: 0, end: 1 }]))).toBe('ERR_BLOCKSOURCE_OUT_OF_BOUNDS');
+    expect(await collectRanges(source, [])).toEqual([]);
+    expect(await collectRanges(source, [{ start: 0, end: 0 }])).toEqual([{ range: { start: 0, end: 0 }, data: new Uint8Array(0) }]);
+    expect(await codeOf(collectRanges(source, [{ start: 0, end: 1 }]))).toBe('ERR_BLOCKSOURCE_OUT_OF_BOUNDS');
   });
 
   it('stores repeated content once and fetches it once', async () => {
@@ -339,7 +330,7 @@ describe('writeBlockStore edge cases', () => {
     expect(await objectFiles(dir)).toHaveLength(2);
     const source = new BlockStoreSource({ url: dir });
     const ranges = [{ start: 0, end: 2500 }, { start: 5999, end: 10_500 }];
-    expectRanges(await collect(source, ranges), ranges, bytes);
+    expectRanges(await collectRanges(source, ranges), ranges, bytes);
     expect(source.stats.objects).toBe(2);
   });
 
@@ -368,9 +359,9 @@ describe('writeBlockStore edge cases', () => {
     expect(after2.length).toBe(hexes(m1).size + added.length);
     // The old version's objects are all still there, and both versions read back.
     const v2source = new BlockStoreSource({ url: dir });
-    expectRanges(await collect(v2source, [{ start: 0, end: v2.length }]), [{ start: 0, end: v2.length }], v2);
+    expectRanges(await collectRanges(v2source, [{ start: 0, end: v2.length }]), [{ start: 0, end: v2.length }], v2);
     const v1source = new BlockStoreSource({ url: dir, manifest: m1 });
-    expectRanges(await collect(v1source, [{ start: 0, end: v1.length }]), [{ start: 0, end: v1.length }], v1);
+    expectRanges(await collectRanges(v1source, [{ start: 0, end: v1.length }]), [{ start: 0, end: v1.length }], v1);
   });
 
   it('shares every unchanged aligned object between versions', async () => {
@@ -437,7 +428,7 @@ describe('BlockStoreSource failures (local store)', () => {
     await writeFile(path, damaged);
     try {
       const source = new BlockStoreSource({ url: dir });
-      const bad = await failure(collect(source, [{ start: 0, end: 100 }, { start: 9000, end: 9100 }]));
+      const bad = await failure(collectRanges(source, [{ start: 0, end: 100 }, { start: 9000, end: 9100 }]));
       expect(bad.code).toBe('ERR_BLOCKSOURCE_VERIFY_FAILED');
       expect(bad.message).toContain(path);
       expect(bad.message).toContain('[8192, 12288)');
@@ -445,13 +436,13 @@ describe('BlockStoreSource failures (local store)', () => {
       expect(source.stats.refetches).toBe(1);
       // A longer file with the right prefix is damaged too.
       await writeFile(path, Buffer.concat([original, Buffer.from([0])]));
-      expect(await codeOf(collect(new BlockStoreSource({ url: dir }), [{ start: 9000, end: 9100 }]))).toBe(
+      expect(await codeOf(collectRanges(new BlockStoreSource({ url: dir }), [{ start: 9000, end: 9100 }]))).toBe(
         'ERR_BLOCKSOURCE_VERIFY_FAILED',
       );
     } finally {
       await writeFile(path, original);
     }
-    expectRanges(await collect(new BlockStoreSource({ url: dir }), [{ start: 9000, end: 9100 }]), [{ start: 9000, end: 9100 }], bytes);
+    expectRanges(await collectRanges(new BlockStoreSource({ url: dir }), [{ start: 9000, end: 9100 }]), [{ start: 9000, end: 9100 }], bytes);
   });
 
   it('names a missing object, a missing manifest and a damaged manifest', async () => {
@@ -459,11 +450,11 @@ describe('BlockStoreSource failures (local store)', () => {
     await writeBlockStore(chunked(bytes, [20_000]), other, { objectSize: 4096 });
     const path = join(other, ...blockStoreObjectPath(manifest, 1).split('/'));
     await unlink(path);
-    const missing = await failure(collect(new BlockStoreSource({ url: other }), [{ start: 5000, end: 5001 }]));
+    const missing = await failure(collectRanges(new BlockStoreSource({ url: other }), [{ start: 5000, end: 5001 }]));
     expect(missing.code).toBe('ERR_BLOCKSOURCE_IO');
     expect(missing.message).toContain(path);
     const empty = freshDir();
-    const noManifest = await failure(collect(new BlockStoreSource({ url: empty }), [{ start: 0, end: 1 }]));
+    const noManifest = await failure(collectRanges(new BlockStoreSource({ url: empty }), [{ start: 0, end: 1 }]));
     expect(noManifest.code).toBe('ERR_BLOCKSOURCE_IO');
     expect(noManifest.message).toContain(BLOCK_STORE_MANIFEST_NAME);
     const manifestPath = join(other, BLOCK_STORE_MANIFEST_NAME);
@@ -509,7 +500,7 @@ describe.skipIf(skipWithoutTools(['nginx'], 'block store over nginx'))('BlockSto
   test.prop([arbRanges(1_000_003)], { numRuns: 25 })('reads arbitrary ranges byte-exact', async (ranges) => {
     const source = new BlockStoreSource({ url: `${nginx.url}/app/store`, maxInFlight: 4 });
     try {
-      expectRanges(await collect(source, ranges), ranges, bytes);
+      expectRanges(await collectRanges(source, ranges), ranges, bytes);
     } finally {
       await source.close();
     }
@@ -517,13 +508,13 @@ describe.skipIf(skipWithoutTools(['nginx'], 'block store over nginx'))('BlockSto
 
   it('reads the whole target and names the URL of a missing object (404, not retried)', async () => {
     const source = new BlockStoreSource({ url: `${nginx.url}/app/store/` });
-    expectRanges(await collect(source, [{ start: 0, end: bytes.length }]), [{ start: 0, end: bytes.length }], bytes);
+    expectRanges(await collectRanges(source, [{ start: 0, end: bytes.length }]), [{ start: 0, end: bytes.length }], bytes);
     const objectPath = join(served, 'app', 'store', ...blockStoreObjectPath(manifest, 7).split('/'));
     const original = await readFile(objectPath);
     await unlink(objectPath);
     try {
       const requests = source.stats.requests;
-      const missing = await failure(collect(source, [{ start: 7 * 16 * 1024, end: 7 * 16 * 1024 + 10 }]));
+      const missing = await failure(collectRanges(source, [{ start: 7 * 16 * 1024, end: 7 * 16 * 1024 + 10 }]));
       expect(missing.code).toBe('ERR_BLOCKSOURCE_HTTP_STATUS');
       expect(missing.message).toContain(`${nginx.url}/app/store/${blockStoreObjectPath(manifest, 7)}`);
       expect(missing.message).toContain('404');
@@ -609,7 +600,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
     server.log.length = 0;
     const source = new BlockStoreSource({ url: server.url, maxInFlight: 3 });
     const ranges = Array.from({ length: 20 }, (_, i) => ({ start: i * 5000, end: i * 5000 + 3000 }));
-    expectRanges(await collect(source, ranges), ranges, bytes);
+    expectRanges(await collectRanges(source, ranges), ranges, bytes);
     await source.close();
     expect(server.inFlight.max).toBeLessThanOrEqual(3);
     const objects = server.log.filter((l) => l.path.startsWith('/objects/')).map((l) => l.path);
@@ -626,7 +617,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
       return true;
     });
     const source = new BlockStoreSource({ url: server.url, ...quick });
-    expectRanges(await collect(source, [{ start: 10, end: 5000 }]), [{ start: 10, end: 5000 }], bytes);
+    expectRanges(await collectRanges(source, [{ start: 10, end: 5000 }]), [{ start: 10, end: 5000 }], bytes);
     expect(source.stats.retries).toBe(2);
     await source.close();
   });
@@ -637,7 +628,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
       return true;
     });
     const source = new BlockStoreSource({ url: server.url, ...quick });
-    const bad = await failure(collect(source, [{ start: 0, end: 10 }]));
+    const bad = await failure(collectRanges(source, [{ start: 0, end: 10 }]));
     expect(bad.code).toBe('ERR_BLOCKSOURCE_RETRIES_EXHAUSTED');
     expect(isGosyncError(bad.cause, 'ERR_BLOCKSOURCE_HTTP_STATUS')).toBe(true);
     expect(bad.message).toContain(`${server.url}${BLOCK_STORE_MANIFEST_NAME}`);
@@ -658,12 +649,12 @@ describe('BlockStoreSource over HTTP with faults', () => {
     server.log.length = 0;
     const source = new BlockStoreSource({ url: server.url, manifest, ...quick });
     const range = { start: 3 * 4096 + 1, end: 4 * 4096 + 1 };
-    expectRanges(await collect(source, [range]), [range], bytes);
+    expectRanges(await collectRanges(source, [range]), [range], bytes);
     expect(source.stats.refetches).toBe(1);
     expect(server.log.filter((l) => l.path === target).map((l) => l.cacheControl)).toEqual([undefined, 'no-cache']);
     corrupted = 0;
     server.fault(corrupt(2));
-    const bad = await failure(collect(source, [range]));
+    const bad = await failure(collectRanges(source, [range]));
     expect(bad.code).toBe('ERR_BLOCKSOURCE_VERIFY_FAILED');
     expect(bad.message).toContain(`${server.url}${target.slice(1)}`);
     expect(bad.message).toContain(`[${range.start}, ${range.end})`);
@@ -679,7 +670,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
       return true;
     });
     const source = new BlockStoreSource({ url: server.url, manifest, ...quick });
-    const bad = await failure(collect(source, [{ start: 0, end: 10 }]));
+    const bad = await failure(collectRanges(source, [{ start: 0, end: 10 }]));
     expect(bad.code).toBe('ERR_BLOCKSOURCE_VERIFY_FAILED');
     expect(bad.message).toContain('more than 4096 bytes');
     expect(source.stats.bytesReceived).toBeLessThan(1024 * 1024);
@@ -721,7 +712,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
     server.fault(drip(1));
     const source = new BlockStoreSource({ url: server.url, manifest, ...quick, timeouts: slowRule });
     const range = { start: 5000, end: 6000 };
-    expectRanges(await collect(source, [range]), [range], bytes);
+    expectRanges(await collectRanges(source, [range]), [range], bytes);
     expect(source.stats.retries).toBe(1);
     await source.close();
     server.fault(undefined);
@@ -731,7 +722,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
     server.fault(drip(Infinity));
     const source = new BlockStoreSource({ url: server.url, manifest, retries: { count: 2, baseDelay: 1 }, timeouts: slowRule });
     const t0 = performance.now();
-    const bad = await failure(collect(source, [{ start: 5000, end: 6000 }]));
+    const bad = await failure(collectRanges(source, [{ start: 5000, end: 6000 }]));
     expect(bad.code).toBe('ERR_BLOCKSOURCE_RETRIES_EXHAUSTED');
     expect(isGosyncError(bad.cause, 'ERR_BLOCKSOURCE_TOO_SLOW')).toBe(true);
     expect(bad.message).toContain(`${server.url}${blockStoreObjectPath(manifest, 1)}`);
@@ -751,7 +742,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
     const source = new BlockStoreSource({ url: server.url, manifest, rateLimit: 40_000, maxInFlight: 2, timeouts: rule });
     const t0 = performance.now();
     const range = { start: 0, end: bytes.length };
-    expectRanges(await collect(source, [range]), [range], bytes);
+    expectRanges(await collectRanges(source, [range]), [range], bytes);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1400);
     expect(source.stats.retries).toBe(0);
     await source.close();
@@ -764,7 +755,7 @@ describe('BlockStoreSource over HTTP with faults', () => {
       return true;
     });
     const source = new BlockStoreSource({ url: `${server.url}old`, ...quick });
-    expectRanges(await collect(source, [{ start: 0, end: 100_000 }]), [{ start: 0, end: 100_000 }], bytes);
+    expectRanges(await collectRanges(source, [{ start: 0, end: 100_000 }]), [{ start: 0, end: 100_000 }], bytes);
     await source.close();
     const missing = new BlockStoreSource({ url: `${server.url}nowhere/`, ...quick });
     const bad = await failure(missing.manifest());

@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
-import { isGosyncError, type BlockSource, type ByteRange, type RangeData } from '@gosync/core';
+import { isGosyncError, type BlockSource, type ByteRange } from '@gosync/core';
+import { collectRanges, errorCode } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSource } from './file-source.js';
 import { MemorySource } from './memory-source.js';
@@ -19,20 +20,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function collect(source: BlockSource, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<RangeData[]> {
-  const out: RangeData[] = [];
-  for await (const item of source.fetch(ranges, { signal })) out.push(item);
-  return out;
-}
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (e) {
-    return isGosyncError(e) ? e.code : `not a GosyncError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 const kinds: [string, () => BlockSource, (verifier: { verify: (r: ByteRange, d: Uint8Array) => boolean }) => BlockSource][] = [
   ['MemorySource', () => new MemorySource(bytes), (verifier) => new MemorySource(bytes, { verifier })],
@@ -46,23 +34,23 @@ describe.each(kinds)('%s', (_name, make, withVerifier) => {
 
   test.prop([arbRanges])('yields every requested range once, with the file’s bytes', async (ranges) => {
     const source = make();
-    const got = await collect(source, ranges);
+    const got = await collectRanges(source, ranges);
     await source.close?.();
     expect(got.map((g) => g.range).sort((a, b) => a.start - b.start)).toEqual([...ranges].sort((a, b) => a.start - b.start));
     for (const { range, data } of got) expect(Buffer.from(data).equals(Buffer.from(bytes.subarray(range.start, range.end)))).toBe(true);
   });
 
   it('rejects ranges past the end and invalid ranges by code', async () => {
-    expect(await codeOf(collect(make(), [{ start: 99_000, end: 100_001 }]))).toBe('ERR_BLOCKSOURCE_OUT_OF_BOUNDS');
-    expect(await codeOf(collect(make(), [{ start: 5, end: 2 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
-    expect(await codeOf(collect(make(), [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
+    expect(await errorCode(collectRanges(make(), [{ start: 99_000, end: 100_001 }]))).toBe('ERR_BLOCKSOURCE_OUT_OF_BOUNDS');
+    expect(await errorCode(collectRanges(make(), [{ start: 5, end: 2 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
+    expect(await errorCode(collectRanges(make(), [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ERR_BLOCKSOURCE_INVALID_RANGE');
   });
 
   it('checks bytes with the verifier and names the range', async () => {
     const source = withVerifier({ verify: (range) => range.start !== 2000 });
     let caught: unknown;
     try {
-      await collect(source, [{ start: 0, end: 10 }, { start: 2000, end: 2010 }]);
+      await collectRanges(source, [{ start: 0, end: 10 }, { start: 2000, end: 2010 }]);
     } catch (e) {
       caught = e;
     }
@@ -74,10 +62,10 @@ describe.each(kinds)('%s', (_name, make, withVerifier) => {
     const controller = new AbortController();
     const reason = new Error('stop');
     controller.abort(reason);
-    await expect(collect(make(), [{ start: 0, end: 10 }], controller.signal)).rejects.toBe(reason);
+    await expect(collectRanges(make(), [{ start: 0, end: 10 }], controller.signal)).rejects.toBe(reason);
     const source = make();
     await source.close?.();
-    expect(await codeOf(collect(source, [{ start: 0, end: 10 }]))).toBe('ERR_BLOCKSOURCE_CLOSED');
+    expect(await errorCode(collectRanges(source, [{ start: 0, end: 10 }]))).toBe('ERR_BLOCKSOURCE_CLOSED');
   });
 });
 
@@ -87,7 +75,7 @@ describe('FileSource', () => {
     const source = new FileSource(missing);
     let caught: unknown;
     try {
-      await collect(source, [{ start: 0, end: 1 }]);
+      await collectRanges(source, [{ start: 0, end: 1 }]);
     } catch (e) {
       caught = e;
     }

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGosyncError } from '@gosync/core';
+import { errorCode } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPRESSION_CODECS, compressFile, decompressBytes, defaultGroupSize, groupArtifactRange, groupTargetRange } from './index.js';
 import type { CompressedLayout, CompressionCodec } from './index.js';
@@ -19,14 +19,6 @@ function sample(length: number, seed = 7): Uint8Array {
   return out;
 }
 
-async function codeOf(run: () => unknown): Promise<string> {
-  try {
-    await run();
-  } catch (e) {
-    return isGosyncError(e) ? e.code : `not a GosyncError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < bytes.length; offset += size) {
@@ -80,7 +72,7 @@ describe('defaultGroupSize', () => {
 
   it('rejects bad lengths and block sizes by code', async () => {
     for (const [length, blockSize] of [[-1, 4096], [1.5, 4096], [Number.NaN, 4096], [2 ** 53, 4096], [1000, 0], [1000, 2 ** 26 + 1], [1000, 2.5]] as const) {
-      expect(await codeOf(() => defaultGroupSize(length, blockSize))).toBe('ERR_COMPRESS_INVALID_OPTION');
+      expect(await errorCode(() => defaultGroupSize(length, blockSize))).toBe('ERR_COMPRESS_INVALID_OPTION');
     }
   });
 });
@@ -114,10 +106,10 @@ describe('compressFile', () => {
 
   it('rejects bad workers and concurrency by code', async () => {
     for (const workers of [-1, 65, 1.5]) {
-      expect(await codeOf(() => compressFile(input, join(dir, 'bad'), { blockSize: 1024, workers }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+      expect(await errorCode(() => compressFile(input, join(dir, 'bad'), { blockSize: 1024, workers }))).toBe('ERR_COMPRESS_INVALID_OPTION');
     }
     for (const concurrency of [0, 65_537, 2.5]) {
-      expect(await codeOf(() => compressFile(input, join(dir, 'bad'), { blockSize: 1024, concurrency }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+      expect(await errorCode(() => compressFile(input, join(dir, 'bad'), { blockSize: 1024, concurrency }))).toBe('ERR_COMPRESS_INVALID_OPTION');
     }
   });
 });

@@ -6,6 +6,7 @@ import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
 import { isGosyncError } from '@gosync/core';
 import type { BlockSource, ByteRange, RangeData } from '@gosync/core';
+import { collectRanges, errorCode } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   COMPRESSION_CODECS,
@@ -53,20 +54,7 @@ class BytesSource implements BlockSource {
   }
 }
 
-async function collect(source: BlockSource, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<RangeData[]> {
-  const out: RangeData[] = [];
-  for await (const item of source.fetch(ranges, { signal })) out.push(item);
-  return out;
-}
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (e) {
-    return isGosyncError(e) ? e.code : `not a GosyncError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 async function* chunked(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
   await Promise.resolve();
@@ -136,23 +124,23 @@ describe.each(COMPRESSION_CODECS.map((c) => [c]))('%s', (codec: CompressionCodec
     expect(layout.sizes.length).toBe(0);
     expect((await readFile(path)).length).toBe(0);
     const source = new CompressedSource({ layout, artifact: new BytesSource(new Uint8Array(0)) });
-    expect(await collect(source, [{ start: 0, end: 0 }])).toEqual([{ range: { start: 0, end: 0 }, data: new Uint8Array(0) }]);
+    expect(await collectRanges(source, [{ start: 0, end: 0 }])).toEqual([{ range: { start: 0, end: 0 }, data: new Uint8Array(0) }]);
   });
 
   it('rejects a frame that inflates past the recorded size, and a damaged frame', async () => {
     const big = new Uint8Array(8 << 20);
     const bomb = codec === 'gzip' ? gzipSync(big) : codec === 'brotli' ? brotliCompressSync(big) : await compressBytes('zstd', big);
-    expect(await codeOf(decompressBytes(codec, bomb, { size: 65_536 }))).toBe('ERR_COMPRESS_TOO_LARGE');
+    expect(await errorCode(decompressBytes(codec, bomb, { size: 65_536 }))).toBe('ERR_COMPRESS_TOO_LARGE');
     const frame = await compressBytes(codec, sample(50_000));
-    expect(await codeOf(decompressBytes(codec, frame.subarray(0, frame.length - 9), { size: 50_000 }))).toBe('ERR_COMPRESS_CORRUPT');
+    expect(await errorCode(decompressBytes(codec, frame.subarray(0, frame.length - 9), { size: 50_000 }))).toBe('ERR_COMPRESS_CORRUPT');
     const badMagic = frame.slice();
     badMagic[0] = (badMagic[0] as number) ^ 0xff;
-    expect(await codeOf(decompressBytes(codec, badMagic, { size: 50_000 }))).toMatch(/ERR_COMPRESS_(CORRUPT|TOO_LARGE)/);
-    expect(await codeOf(decompressBytes(codec, frame, { size: 50_001 }))).toBe('ERR_COMPRESS_CORRUPT');
+    expect(await errorCode(decompressBytes(codec, badMagic, { size: 50_000 }))).toMatch(/ERR_COMPRESS_(CORRUPT|TOO_LARGE)/);
+    expect(await errorCode(decompressBytes(codec, frame, { size: 50_001 }))).toBe('ERR_COMPRESS_CORRUPT');
     const twice = new Uint8Array(frame.length * 2);
     twice.set(frame);
     twice.set(frame, frame.length);
-    expect(await codeOf(decompressBytes(codec, twice, { size: 50_000 }))).toMatch(/ERR_COMPRESS_(CORRUPT|TOO_LARGE)/);
+    expect(await errorCode(decompressBytes(codec, twice, { size: 50_000 }))).toMatch(/ERR_COMPRESS_(CORRUPT|TOO_LARGE)/);
   });
 });
 
@@ -188,7 +176,7 @@ describe('CompressedSource', () => {
       artifact: new BytesSource(artifact),
       ...(withVerifier ? { verifier: { verify: (r: ByteRange, d: Uint8Array) => (verified++, Buffer.from(d).equals(Buffer.from(target.subarray(r.start, r.end)))) } } : {}),
     });
-    const got = await collect(source, ranges);
+    const got = await collectRanges(source, ranges);
     expect(got.map((g) => g.range).sort((a, b) => a.start - b.start || a.end - b.end)).toEqual(
       [...ranges].sort((a, b) => a.start - b.start || a.end - b.end),
     );
@@ -198,12 +186,12 @@ describe('CompressedSource', () => {
 
   it('reads the whole target and ranges that cross groups', async () => {
     const source = new CompressedSource({ layout, artifact: new BytesSource(artifact) });
-    const [whole] = await collect(source, [{ start: 0, end: target.length }]);
+    const [whole] = await collectRanges(source, [{ start: 0, end: target.length }]);
     expect(Buffer.from(whole!.data).equals(Buffer.from(target))).toBe(true);
-    const parts = await collect(source, [{ start: 6999, end: 7001 }, { start: 7001, end: 21_001 }]);
+    const parts = await collectRanges(source, [{ start: 6999, end: 7001 }, { start: 7001, end: 21_001 }]);
     expect(parts.map((p) => p.data.length)).toEqual([2, 14_000]);
     await source.close();
-    expect(await codeOf(collect(source, [{ start: 0, end: 1 }]))).toBe('ERR_COMPRESS_CLOSED');
+    expect(await errorCode(collectRanges(source, [{ start: 0, end: 1 }]))).toBe('ERR_COMPRESS_CLOSED');
   });
 
   it('names the group, its target range and its artifact range for a corrupt or oversized frame', async () => {
@@ -211,7 +199,7 @@ describe('CompressedSource', () => {
     const damaged = artifact.slice();
     damaged[a.start] = 0;
     const source = new CompressedSource({ layout, artifact: new BytesSource(damaged) });
-    const error = await collect(source, [{ start: 21_000, end: 21_010 }]).catch((e: unknown) => e);
+    const error = await collectRanges(source, [{ start: 21_000, end: 21_010 }]).catch((e: unknown) => e);
     expect(isGosyncError(error, 'ERR_COMPRESS_CORRUPT')).toBe(true);
     expect((error as Error).message).toContain(`group 3 (target [21000, 28000), artifact [${a.start}, ${a.end}))`);
 
@@ -224,36 +212,36 @@ describe('CompressedSource', () => {
     const bomb = Uint8Array.from(rle);
     const bombLayout: CompressedLayout = { ...layout, length: 7000, sizes: Uint32Array.of(bomb.length) };
     const bombSource = new CompressedSource({ layout: bombLayout, artifact: new BytesSource(bomb) });
-    const boom = await collect(bombSource, [{ start: 0, end: 10 }]).catch((e: unknown) => e);
+    const boom = await collectRanges(bombSource, [{ start: 0, end: 10 }]).catch((e: unknown) => e);
     expect(isGosyncError(boom, 'ERR_COMPRESS_TOO_LARGE')).toBe(true);
     expect((boom as Error).message).toContain(`group 0 (target [0, 7000), artifact [0, ${bomb.length}))`);
 
     // A gzip bomb: 4 MiB of zeros (4 KiB compressed) in a group that records 7000 bytes.
     const gz = gzipSync(new Uint8Array(4 << 20));
     const gzLayout: CompressedLayout = { ...layout, codec: 'gzip', level: 6, length: 7000, sizes: Uint32Array.of(gz.length) };
-    expect(await codeOf(collect(new CompressedSource({ layout: gzLayout, artifact: new BytesSource(gz) }), [{ start: 0, end: 1 }]))).toBe(
+    expect(await errorCode(collectRanges(new CompressedSource({ layout: gzLayout, artifact: new BytesSource(gz) }), [{ start: 0, end: 1 }]))).toBe(
       'ERR_COMPRESS_TOO_LARGE',
     );
   });
 
   it('rejects bad ranges, a lying inner source and bytes that fail the verifier by code', async () => {
     const source = new CompressedSource({ layout, artifact: new BytesSource(artifact) });
-    expect(await codeOf(collect(source, [{ start: 5, end: 2 }]))).toBe('ERR_COMPRESS_INVALID_RANGE');
-    expect(await codeOf(collect(source, [{ start: 0, end: target.length + 1 }]))).toBe('ERR_COMPRESS_INVALID_RANGE');
-    expect(await codeOf(collect(source, [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ERR_COMPRESS_INVALID_RANGE');
+    expect(await errorCode(collectRanges(source, [{ start: 5, end: 2 }]))).toBe('ERR_COMPRESS_INVALID_RANGE');
+    expect(await errorCode(collectRanges(source, [{ start: 0, end: target.length + 1 }]))).toBe('ERR_COMPRESS_INVALID_RANGE');
+    expect(await errorCode(collectRanges(source, [{ start: 0, end: 10 }, { start: 5, end: 20 }]))).toBe('ERR_COMPRESS_INVALID_RANGE');
     const short = new CompressedSource({ layout, artifact: new BytesSource(artifact, (_r, d) => d.subarray(1)) });
-    expect(await codeOf(collect(short, [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
+    expect(await errorCode(collectRanges(short, [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
     const liar: BlockSource = {
       async *fetch() {
         await Promise.resolve();
         yield { range: { start: 1, end: 2 }, data: new Uint8Array(1) };
       },
     };
-    expect(await codeOf(collect(new CompressedSource({ layout, artifact: liar }), [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
+    expect(await errorCode(collectRanges(new CompressedSource({ layout, artifact: liar }), [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
     const silent: BlockSource = { async *fetch() {} };
-    expect(await codeOf(collect(new CompressedSource({ layout, artifact: silent }), [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
+    expect(await errorCode(collectRanges(new CompressedSource({ layout, artifact: silent }), [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
     const strict = new CompressedSource({ layout, artifact: new BytesSource(artifact), verifier: { verify: () => false } });
-    expect(await codeOf(collect(strict, [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_VERIFY_FAILED');
+    expect(await errorCode(collectRanges(strict, [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_VERIFY_FAILED');
     expect(() => new CompressedSource({ layout: { ...layout, sizes: new Uint32Array(1) }, artifact: new BytesSource(artifact) })).toThrow(
       expect.objectContaining({ code: 'ERR_COMPRESS_LAYOUT' }),
     );
@@ -268,7 +256,7 @@ describe('CompressedSource', () => {
     const reason = new Error('stop');
     controller.abort(reason);
     const source = new CompressedSource({ layout, artifact: new BytesSource(artifact) });
-    await expect(collect(source, [{ start: 0, end: 10 }], controller.signal)).rejects.toBe(reason);
+    await expect(collectRanges(source, [{ start: 0, end: 10 }], controller.signal)).rejects.toBe(reason);
     const later = new AbortController();
     const iterator = source.fetch([{ start: 0, end: 10 }, { start: 200_000, end: 200_010 }], { signal: later.signal })[Symbol.asyncIterator]();
     await iterator.next();
@@ -299,11 +287,11 @@ describe('compressFile', () => {
   it('rejects bad options and a missing input by code', async () => {
     const path = join(dir, 'bad');
     const input = await writeTemp(sample(10));
-    expect(await codeOf(compressFile(input, path, { blockSize: 0 }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(compressFile(input, path, { blockSize: 1024, blocksPerGroup: 1.5 }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(compressFile(input, path, { blockSize: 1024, codec: 'lz4' as CompressionCodec }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(compressFile(input, path, { blockSize: 1024, codec: 'gzip', level: 10 }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(compressFile(join(dir, 'missing'), path, { blockSize: 1024 }))).toBe('ERR_COMPRESS_IO');
+    expect(await errorCode(compressFile(input, path, { blockSize: 0 }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(compressFile(input, path, { blockSize: 1024, blocksPerGroup: 1.5 }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(compressFile(input, path, { blockSize: 1024, codec: 'lz4' as CompressionCodec }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(compressFile(input, path, { blockSize: 1024, codec: 'gzip', level: 10 }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(compressFile(join(dir, 'missing'), path, { blockSize: 1024 }))).toBe('ERR_COMPRESS_IO');
   });
 });
 

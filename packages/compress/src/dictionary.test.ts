@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGosyncError } from '@gosync/core';
 import type { BlockSource, ByteRange, RangeData } from '@gosync/core';
+import { collectRanges, errorCode, errorMessage } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CompressedSource,
@@ -33,23 +33,7 @@ function text(length: number, seed = 3): Uint8Array {
   return out;
 }
 
-async function codeOf(run: () => unknown): Promise<string> {
-  try {
-    await run();
-  } catch (e) {
-    return isGosyncError(e) ? e.code : `not a GosyncError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
-async function messageOf(run: () => unknown): Promise<string> {
-  try {
-    await run();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return 'no error';
-}
 
 /** A BlockSource over bytes that counts its fetch calls. */
 class CountingSource implements BlockSource {
@@ -64,11 +48,6 @@ class CountingSource implements BlockSource {
   }
 }
 
-async function collect(source: BlockSource, ranges: readonly ByteRange[]): Promise<RangeData[]> {
-  const out: RangeData[] = [];
-  for await (const item of source.fetch(ranges)) out.push(item);
-  return out;
-}
 
 let dir: string;
 let input: string;
@@ -104,9 +83,9 @@ describe('sampleDictionary', () => {
 
   it('rejects bad sizes and a missing file by code, and rethrows an abort', async () => {
     for (const options of [{ size: -1 }, { size: 1.5 }, { size: MAX_DICTIONARY_SIZE + 1 }, { size: 1024, pieceSize: 0 }]) {
-      expect(await codeOf(() => sampleDictionary(input, options))).toBe('ERR_COMPRESS_INVALID_OPTION');
+      expect(await errorCode(() => sampleDictionary(input, options))).toBe('ERR_COMPRESS_INVALID_OPTION');
     }
-    expect(await codeOf(() => sampleDictionary(join(dir, 'missing'), { size: 1024 }))).toBe('ERR_COMPRESS_IO');
+    expect(await errorCode(() => sampleDictionary(join(dir, 'missing'), { size: 1024 }))).toBe('ERR_COMPRESS_IO');
     const reason = new Error('stop');
     await expect(sampleDictionary(input, { size: 1024, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
   });
@@ -122,21 +101,21 @@ describe('compressBytes and decompressBytes with a dictionary', () => {
     const back = await decompressBytes('zstd', withDictionary, { size: group.length, dictionary });
     expect(Buffer.from(back).equals(group)).toBe(true);
     // The frame refers to the dictionary's bytes: without them it cannot decode.
-    expect(await codeOf(() => decompressBytes('zstd', withDictionary, { size: group.length }))).toBe('ERR_COMPRESS_CORRUPT');
+    expect(await errorCode(() => decompressBytes('zstd', withDictionary, { size: group.length }))).toBe('ERR_COMPRESS_CORRUPT');
   });
 
   it('rejects a dictionary with another codec, an empty or oversized one, and one zstd refuses', async () => {
     const dictionary = new Uint8Array(1000).fill(65);
-    expect(await codeOf(() => compressBytes('gzip', target.subarray(0, 100), { dictionary }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(() => decompressBytes('brotli', new Uint8Array(10), { size: 10, dictionary }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(() => compressBytes('zstd', target.subarray(0, 100), { dictionary: new Uint8Array(0) }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(() => compressBytes('zstd', target.subarray(0, 100), { dictionary: new Uint8Array(MAX_DICTIONARY_SIZE + 1) }))).toBe(
+    expect(await errorCode(() => compressBytes('gzip', target.subarray(0, 100), { dictionary }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(() => decompressBytes('brotli', new Uint8Array(10), { size: 10, dictionary }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(() => compressBytes('zstd', target.subarray(0, 100), { dictionary: new Uint8Array(0) }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(() => compressBytes('zstd', target.subarray(0, 100), { dictionary: new Uint8Array(MAX_DICTIONARY_SIZE + 1) }))).toBe(
       'ERR_COMPRESS_INVALID_OPTION',
     );
     // zstd's dictionary magic followed by no valid entropy tables.
     const broken = new Uint8Array(600).fill(7);
     broken.set([0x37, 0xa4, 0x30, 0xec, 9, 0, 0, 0]);
-    expect(await codeOf(() => compressBytes('zstd', target.subarray(0, 5000), { dictionary: broken }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(() => compressBytes('zstd', target.subarray(0, 5000), { dictionary: broken }))).toBe('ERR_COMPRESS_INVALID_OPTION');
   });
 });
 
@@ -176,13 +155,13 @@ describe('compressFile with a dictionary', () => {
   it('CompressedSource fetches the dictionary once, checks it and reads any range', async () => {
     const inner = new CountingSource(artifact);
     const source = new CompressedSource({ layout: decodeLayout(encodeLayout(layout)), artifact: inner });
-    const first = await collect(source, [{ start: 100_000, end: 100_010 }]);
+    const first = await collectRanges(source, [{ start: 100_000, end: 100_010 }]);
     expect(Buffer.from(first[0]?.data ?? []).equals(target.subarray(100_000, 100_010))).toBe(true);
     expect(inner.calls).toBe(2); // the dictionary, then the group
-    const all = await collect(source, [{ start: 0, end: target.length }]);
+    const all = await collectRanges(source, [{ start: 0, end: target.length }]);
     expect(Buffer.from(all[0]?.data ?? []).equals(target)).toBe(true);
     expect(inner.calls).toBe(3);
-    expect(await collect(new CompressedSource({ layout, artifact: inner }), [{ start: 5, end: 5 }])).toHaveLength(1);
+    expect(await collectRanges(new CompressedSource({ layout, artifact: inner }), [{ start: 5, end: 5 }])).toHaveLength(1);
     expect(inner.calls).toBe(3); // no group wanted: no dictionary either
   });
 
@@ -190,15 +169,15 @@ describe('compressFile with a dictionary', () => {
     const damaged = artifact.slice();
     damaged[100] = (damaged[100] as number) ^ 1;
     const read = (bytes: Uint8Array, l: CompressedLayout = layout) => () =>
-      collect(new CompressedSource({ layout: l, artifact: new CountingSource(bytes), name: 'test.gsz' }), [{ start: 0, end: 10 }]);
-    expect(await codeOf(read(damaged))).toBe('ERR_COMPRESS_CORRUPT');
-    expect(await messageOf(read(damaged))).toMatch(/^test\.gsz: the zstd dictionary \(artifact \[0, 8192\)\): SHA-256 [0-9a-f]{64}, the layout expects/);
+      collectRanges(new CompressedSource({ layout: l, artifact: new CountingSource(bytes), name: 'test.gsz' }), [{ start: 0, end: 10 }]);
+    expect(await errorCode(read(damaged))).toBe('ERR_COMPRESS_CORRUPT');
+    expect(await errorMessage(read(damaged))).toMatch(/^test\.gsz: the zstd dictionary \(artifact \[0, 8192\)\): SHA-256 [0-9a-f]{64}, the layout expects/);
     // Another dictionary of the same length: its SHA-256 is not the layout's.
     const other = await sampleDictionary(input, { size: 8192, pieceSize: 512 });
     const swapped = artifact.slice();
     swapped.set(other, 0);
-    expect(await codeOf(read(swapped))).toBe('ERR_COMPRESS_CORRUPT');
-    expect(await codeOf(read(artifact, { ...layout, dictionary: { id: 5, length: 8192, sha256: layout.dictionary?.sha256 ?? new Uint8Array(32) } }))).toBe(
+    expect(await errorCode(read(swapped))).toBe('ERR_COMPRESS_CORRUPT');
+    expect(await errorCode(read(artifact, { ...layout, dictionary: { id: 5, length: 8192, sha256: layout.dictionary?.sha256 ?? new Uint8Array(32) } }))).toBe(
       'ERR_COMPRESS_CORRUPT',
     );
     const short: BlockSource = {
@@ -207,7 +186,7 @@ describe('compressFile with a dictionary', () => {
         for (const range of ranges) yield { range, data: artifact.slice(range.start, range.end - 1) };
       },
     };
-    expect(await codeOf(() => collect(new CompressedSource({ layout, artifact: short }), [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
+    expect(await errorCode(() => collectRanges(new CompressedSource({ layout, artifact: short }), [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_SOURCE');
     // A source that recovers is asked again: a failed load is not kept.
     let fail = true;
     const flaky: BlockSource = {
@@ -217,18 +196,18 @@ describe('compressFile with a dictionary', () => {
       },
     };
     const source = new CompressedSource({ layout, artifact: flaky });
-    expect(await codeOf(() => collect(source, [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_CORRUPT');
+    expect(await errorCode(() => collectRanges(source, [{ start: 0, end: 10 }]))).toBe('ERR_COMPRESS_CORRUPT');
     fail = false;
-    expect(Buffer.from((await collect(source, [{ start: 0, end: 10 }]))[0]?.data ?? []).equals(target.subarray(0, 10))).toBe(true);
+    expect(Buffer.from((await collectRanges(source, [{ start: 0, end: 10 }]))[0]?.data ?? []).equals(target.subarray(0, 10))).toBe(true);
   });
 
   it('rejects a dictionary with another codec and an oversized reference by code', async () => {
-    expect(await codeOf(() => compressFile(input, join(dir, 'bad.gsz'), { blockSize: 2048, codec: 'gzip', dictionary }))).toBe('ERR_COMPRESS_INVALID_OPTION');
-    expect(await codeOf(() => compressFile(input, join(dir, 'bad.gsz'), { blockSize: 2048, dictionary: new Uint8Array(0) }))).toBe(
+    expect(await errorCode(() => compressFile(input, join(dir, 'bad.gsz'), { blockSize: 2048, codec: 'gzip', dictionary }))).toBe('ERR_COMPRESS_INVALID_OPTION');
+    expect(await errorCode(() => compressFile(input, join(dir, 'bad.gsz'), { blockSize: 2048, dictionary: new Uint8Array(0) }))).toBe(
       'ERR_COMPRESS_INVALID_OPTION',
     );
     const reference = { id: 0, length: MAX_DICTIONARY_SIZE + 1, sha256: new Uint8Array(32) };
-    expect(await codeOf(() => encodeLayout({ ...layout, dictionary: reference }))).toBe('ERR_COMPRESS_LAYOUT');
-    expect(await codeOf(() => encodeLayout({ ...layout, codec: 'brotli', level: 5 }))).toBe('ERR_COMPRESS_LAYOUT');
+    expect(await errorCode(() => encodeLayout({ ...layout, dictionary: reference }))).toBe('ERR_COMPRESS_LAYOUT');
+    expect(await errorCode(() => encodeLayout({ ...layout, codec: 'brotli', level: 5 }))).toBe('ERR_COMPRESS_LAYOUT');
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { isGosyncError } from '@gosync/core';
 import type { BlockSource, ByteRange, RangeData } from '@gosync/core';
+import { collectRanges } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressedSource, DEFAULT_RANGE_OVERHEAD, DEFAULT_REQUEST_OVERHEAD, compressFile, groupArtifactRange, planHybridFetch } from './index.js';
 import type { CompressedLayout, CompressionCodec } from './index.js';
@@ -205,11 +206,6 @@ class BytesSource implements BlockSource {
   }
 }
 
-async function collect(source: BlockSource, ranges: readonly ByteRange[], signal?: AbortSignal): Promise<RangeData[]> {
-  const out: RangeData[] = [];
-  for await (const item of source.fetch(ranges, signal === undefined ? {} : { signal })) out.push(item);
-  return out;
-}
 
 /** Text and random stretches: groups that compress well and groups that do not. */
 function mixed(length: number): Uint8Array {
@@ -267,7 +263,7 @@ describe('CompressedSource with a plain source', () => {
         requestOverhead,
         verifier: { verify: (r, d) => (verified++, verifier.verify(r, d)) },
       });
-      const got = await collect(source, ranges);
+      const got = await collectRanges(source, ranges);
       const key = (r: ByteRange): string => `${r.start}-${r.end}`;
       expect(got.map((g) => key(g.range)).sort()).toEqual(ranges.map(key).sort());
       for (const { range, data } of got) expect(Buffer.from(data).equals(Buffer.from(target.subarray(range.start, range.end)))).toBe(true);
@@ -286,7 +282,7 @@ describe('CompressedSource with a plain source', () => {
     expect(plan.groups).toEqual([19, 20, 21, 22, 23]);
     const plain = new BytesSource(target);
     const inner = new BytesSource(artifact);
-    const [got] = await collect(new CompressedSource({ layout, artifact: inner, plain, verifier, rangeOverhead: 0, requestOverhead: 0 }), [range]);
+    const [got] = await collectRanges(new CompressedSource({ layout, artifact: inner, plain, verifier, rangeOverhead: 0, requestOverhead: 0 }), [range]);
     expect(Buffer.from(got!.data).equals(Buffer.from(target.subarray(range.start, range.end)))).toBe(true);
     expect(plain.asked).toEqual(plan.plain);
     expect(inner.asked).toEqual([{ start: groupArtifactRange(layout, 19).start, end: groupArtifactRange(layout, 23).end }]);
@@ -298,17 +294,17 @@ describe('CompressedSource with a plain source', () => {
     const wanted = [{ start: 6144, end: 6656 }];
     expect(planHybridFetch(layout, wanted).plain).toEqual(wanted);
     const bad = new BytesSource(target, (_r, d) => Uint8Array.from(d, (b) => b ^ 1));
-    const flipped = await collect(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: bad, plainName: 'https://example.test/new.bin', verifier }), wanted).catch((e: unknown) => e);
+    const flipped = await collectRanges(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: bad, plainName: 'https://example.test/new.bin', verifier }), wanted).catch((e: unknown) => e);
     expect(isGosyncError(flipped, 'ERR_COMPRESS_VERIFY_FAILED')).toBe(true);
     expect((flipped as Error).message).toBe('https://example.test/new.bin: target range [6144, 6656) failed verification (plain bytes, not from compressed artifact)');
     // Assembled from both: the message says so.
     const across = [{ start: 0, end: 6656 }];
     expect(planHybridFetch(layout, across, { rangeOverhead: 0, requestOverhead: 0 }).plain).toEqual([{ start: 5120, end: 6656 }]);
-    const mixedError = await collect(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: bad, verifier, rangeOverhead: 0, requestOverhead: 0 }), across).catch((e: unknown) => e);
+    const mixedError = await collectRanges(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: bad, verifier, rangeOverhead: 0, requestOverhead: 0 }), across).catch((e: unknown) => e);
     expect(isGosyncError(mixedError, 'ERR_COMPRESS_VERIFY_FAILED')).toBe(true);
     expect((mixedError as Error).message).toMatch(/target range \[0, 6656\), put together from decompressed groups and plain bytes from plain source, failed/);
     const short = new BytesSource(target, (_r, d) => d.subarray(1));
-    const shortError = await collect(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: short }), wanted).catch((e: unknown) => e);
+    const shortError = await collectRanges(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: short }), wanted).catch((e: unknown) => e);
     expect(isGosyncError(shortError, 'ERR_COMPRESS_SOURCE')).toBe(true);
     const liar: BlockSource = {
       async *fetch() {
@@ -316,10 +312,10 @@ describe('CompressedSource with a plain source', () => {
         yield { range: { start: 1, end: 2 }, data: new Uint8Array(1) };
       },
     };
-    const lie = await collect(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: liar }), wanted).catch((e: unknown) => e);
+    const lie = await collectRanges(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: liar }), wanted).catch((e: unknown) => e);
     expect(isGosyncError(lie, 'ERR_COMPRESS_SOURCE')).toBe(true);
     const silent: BlockSource = { async *fetch() {} };
-    const silence = await collect(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: silent }), wanted).catch((e: unknown) => e);
+    const silence = await collectRanges(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: silent }), wanted).catch((e: unknown) => e);
     expect((silence as Error).message).toMatch(/plain source: the plain source ended without 1 of 1 ranges \(first \[6144, 6656\)\)/);
     const own = new Error('connection reset');
     const failing: BlockSource = {
@@ -329,11 +325,11 @@ describe('CompressedSource with a plain source', () => {
         throw own;
       },
     };
-    await expect(collect(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: failing, rangeOverhead: 0, requestOverhead: 0 }), across)).rejects.toBe(own);
+    await expect(collectRanges(new CompressedSource({ layout, artifact: new BytesSource(artifact), plain: failing, rangeOverhead: 0, requestOverhead: 0 }), across)).rejects.toBe(own);
     // A damaged frame while the plain source is fine: the artifact's error, naming the group.
     const damaged = artifact.slice();
     damaged[groupArtifactRange(layout, 3).start] = 0;
-    const corrupt = await collect(new CompressedSource({ layout, artifact: new BytesSource(damaged), plain: new BytesSource(target), rangeOverhead: 0, requestOverhead: 0 }), across).catch((e: unknown) => e);
+    const corrupt = await collectRanges(new CompressedSource({ layout, artifact: new BytesSource(damaged), plain: new BytesSource(target), rangeOverhead: 0, requestOverhead: 0 }), across).catch((e: unknown) => e);
     expect(isGosyncError(corrupt, 'ERR_COMPRESS_CORRUPT')).toBe(true);
     expect((corrupt as Error).message).toContain('group 3 (target [1536, 2048), ');
   });

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
-import { isGosyncError } from '@gosync/core';
 import { BlockIndex } from '@gosync/index';
+import { errorCode } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patch, planPatch } from './patch.js';
 import { TestSource, applyEdits, arbEdit, checkPlanCovers, indexOf, pseudoRandom, text } from './test-support.js';
@@ -249,14 +249,6 @@ describe('failures keep everything intact', () => {
     return { output, seedPath };
   }
 
-  async function codeOf(promise: Promise<unknown>): Promise<string> {
-    try {
-      await promise;
-    } catch (e) {
-      return isGosyncError(e) ? e.code : `not a GosyncError: ${String(e)}`;
-    }
-    return 'no error';
-  }
 
   it.each([
     ['a corrupt fetched block', { corruptRange: 0 }, 'ERR_PATCHER_BLOCK_MISMATCH'],
@@ -266,7 +258,7 @@ describe('failures keep everything intact', () => {
     const { output, seedPath } = await setup(name.replaceAll(' ', '-'));
     const index = await indexOf(target, { blockSize: 512 });
     const source = new TestSource(target, faults);
-    expect(await codeOf(patch(index, { seeds: [seedPath], output, source }))).toBe(code);
+    expect(await errorCode(patch(index, { seeds: [seedPath], output, source }))).toBe(code);
     expect(await readFile(output, 'utf8')).toBe('previous output');
     expect(Buffer.from(await readFile(seedPath)).equals(Buffer.from(seedBytes))).toBe(true);
   });
@@ -275,7 +267,7 @@ describe('failures keep everything intact', () => {
     const { output, seedPath } = await setup('trusted-liar');
     const index = await indexOf(target, { blockSize: 512 });
     const source = new TestSource(target, { corruptRange: 0 });
-    expect(await codeOf(patch(index, { seeds: [seedPath], output, source, sourceVerifies: true }))).toBe('ERR_PATCHER_VERIFY_FAILED');
+    expect(await errorCode(patch(index, { seeds: [seedPath], output, source, sourceVerifies: true }))).toBe('ERR_PATCHER_VERIFY_FAILED');
     expect(await readFile(output, 'utf8')).toBe('previous output');
   });
 
@@ -289,7 +281,7 @@ describe('failures keep everything intact', () => {
     const index = await indexOf(target, { blockSize: 512 });
     const missing = join(dir, 'does-not-exist');
     await expect(planPatch(index, { seeds: [missing] })).rejects.toThrow(missing);
-    expect(await codeOf(planPatch(index, { seeds: [missing] }))).toBe('ERR_PATCHER_SEED');
+    expect(await errorCode(planPatch(index, { seeds: [missing] }))).toBe('ERR_PATCHER_SEED');
   });
 
   it('an abort rethrows the reason unchanged', async () => {
