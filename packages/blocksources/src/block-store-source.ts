@@ -217,12 +217,12 @@ class HttpTransport implements Transport {
     timeouts: ResolvedTimeouts,
     maxInFlight: number,
     stats: { requests: number; bytesReceived: number },
+    limiter: RateLimiter | undefined,
   ) {
     this.#base = base;
     this.#headers = options.headers ?? {};
     this.#timeouts = timeouts;
-    this.#limiter =
-      options.rateLimit === undefined ? undefined : new RateLimiter(numberOption('BlockStoreSource', 'rateLimit', options.rateLimit, 0, 1));
+    this.#limiter = limiter;
     this.#stats = stats;
     this.#ownDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
@@ -380,8 +380,8 @@ export class BlockStoreSource implements BlockSource {
     this.#maxInFlight = Math.floor(numberOption('BlockStoreSource', 'maxInFlight', options.maxInFlight, 6));
     this.#maxBytesInFlight = numberOption('BlockStoreSource', 'maxBytesInFlight', options.maxBytesInFlight, 32 * MIB);
     this.#maxObjects = Math.floor(numberOption('BlockStoreSource', 'maxObjects', options.maxObjects, 2 ** 22, 0));
-    // Checked here for local stores too, which ignore it.
-    if (options.rateLimit !== undefined) numberOption('BlockStoreSource', 'rateLimit', options.rateLimit, 0, 1);
+    // Checked for local stores too, which ignore it.
+    const limiter = options.rateLimit === undefined ? undefined : new RateLimiter(numberOption('BlockStoreSource', 'rateLimit', options.rateLimit, 0, 1));
     const timeouts = resolveTimeouts('BlockStoreSource', options.timeouts);
     const retries = resolveRetries('BlockStoreSource', options.retries);
     this.#retryCount = retries.count;
@@ -401,7 +401,7 @@ export class BlockStoreSource implements BlockSource {
       base.search = '';
       base.hash = '';
       this.#name = base.href;
-      this.#transport = new HttpTransport(base, options, timeouts, this.#maxInFlight, this.#stats);
+      this.#transport = new HttpTransport(base, options, timeouts, this.#maxInFlight, this.#stats, limiter);
     } else {
       let dir = url;
       if (/^file:/i.test(url)) {

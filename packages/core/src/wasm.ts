@@ -114,14 +114,10 @@ export const mul: Binary = binary(0x6c);
 export const and: Binary = binary(0x71);
 /** `i32.or`. */
 export const or: Binary = binary(0x72);
-/** `i32.xor`. */
-export const xor: Binary = binary(0x73);
 /** `i32.shl` (the count taken mod 32). */
 export const shl: Binary = binary(0x74);
 /** `i32.shr_u` (the count taken mod 32). */
 export const shrU: Binary = binary(0x76);
-/** `i32.eq`. */
-export const eq: Binary = binary(0x46);
 /** `i32.ne`. */
 export const ne: Binary = binary(0x47);
 /** `i32.lt_u`. */
@@ -175,8 +171,6 @@ export const brIf = (depth: number, condition: Code): Code => [condition, 0x0d, 
 export const ret = (value: Code = []): Code => [value, 0x0f];
 /** `call` of the module's function number `index` (in the order given to {@link wasmModule}). */
 export const call = (index: number, ...args: Code[]): Code => [args, 0x10, uleb(index)];
-/** Evaluates a value and drops it. */
-export const drop = (value: Code): Code => [value, 0x1a];
 
 /** One function of a module. */
 export interface WasmFunction {
