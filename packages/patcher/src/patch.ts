@@ -9,6 +9,7 @@ import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
 import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
 import { scanInParallel } from './parallel-scan.js';
+import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
 import { WrittenFrontier } from './written-frontier.js';
@@ -82,9 +83,12 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
   const matches = new Matches(index.count);
   const total = readers.reduce((n, r) => n + r.length, 0);
   let done = 0;
+  const table = new WeakSumTable(index);
   const ctx: ScanContext = {
     index,
-    table: new WeakSumTable(index),
+    table,
+    // One scanner for the seeds and re-scans in turn, its filter kept to what is still wanted.
+    prefilter: new ScanPrefilter(index, table),
     check,
     matches,
     signal: options.signal,
@@ -109,7 +113,8 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
         workers,
         matches,
         ctx,
-        (section, into) => scanBlocks({ ...ctx, matches: into }, 0, reader, section),
+        // The first section has matches of its own, so a prefilter of its own.
+        (section, into) => scanBlocks({ ...ctx, matches: into, prefilter: undefined }, 0, reader, section),
         (section) => scanBlocks({ ...ctx, onBytes: undefined }, i, reader, section),
       );
     } else await scanBlocks(ctx, i, reader);

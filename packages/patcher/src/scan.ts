@@ -1,8 +1,9 @@
 import { throwIfAborted } from '@gosync/core';
 import { createStrongHasher, filterBitsPerEntry, type BlockIndex, type WeakSumTable } from '@gosync/index';
-import { Chunker, WeakScanner, WeakSumFilter, rollingSums, weakSum } from '@gosync/rollsum';
+import { Chunker, WeakSumFilter, rollingSums, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
+import { ScanPrefilter } from './prefilter.js';
 import type { SeedReader } from './seed-reader.js';
 
 /**
@@ -32,6 +33,11 @@ export interface ScanContext {
    * found them already, as one thread would have.
    */
   readonly onJump?: ((from: number, to: number, blocks: readonly number[]) => void) | undefined;
+  /**
+   * The rolling scanner and its prefilter, kept across the scans of these matches (the re-scans
+   * of a parallel scan, the next seeds); without it every scan makes its own.
+   */
+  readonly prefilter?: ScanPrefilter | undefined;
 }
 
 /**
@@ -69,13 +75,18 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // can where it is hashed zero-padded (zsync's layout) and the seed holds it followed by zeros.
   const fillsWindow = (b: number): boolean => index.blockLength(b) === w || (index.padLastBlock && b === count - 1);
   const wanted = (b: number): boolean => !matches.has(b) || (seq2 && b + 1 < count && !matches.has(b + 1));
+  const wantedInWindow = (b: number): boolean => fillsWindow(b) && wanted(b);
+  // Truncated sums with two-block matching go through the pair scan below, with a filter of
+  // its own; the rest through the rolling scanner, whose filter drops found blocks' sums.
+  const weakSums = index.weakSums;
+  const mask = index.weakMask;
+  const pairScan = seq2 && mask !== 0xffffffff;
+  const prefilter = pairScan ? undefined : (ctx.prefilter ?? new ScanPrefilter(index, table));
 
   // With two-block matching and short weak sums (zsync keeps 2 bytes of 4), a block is
   // strong-hashed only when the window one block further also has its successor's weak sum
   // (unless its predecessor already confirms it), as zsync does. The pair scan below hands over
   // the rolling sums of its buffer; with whole 4-byte sums false hits are rare and this is skipped.
-  const weakSums = index.weakSums;
-  const mask = index.weakMask;
   let ahead: Uint32Array = new Uint32Array(0);
   let aheadOf: Uint8Array | undefined;
   let aheadFrom = 0; // buffer position of the window whose sum is ahead[0]
@@ -113,6 +124,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     current.length = 0;
     const afterPrevious = previousOffset + w === offset;
     let known = -1;
+    let stale = true;
     for (let b = table.first(sum); b >= 0; b = table.next(b)) {
       // A short last block fills a window only zero-padded (zsync's layout), where the seed holds
       // it followed by zeros; otherwise it is looked for after the scan (see below).
@@ -121,11 +133,17 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
         known = b;
         continue;
       }
+      stale = false;
       if (!successorMayFollow(b, buffer, at, end, afterPrevious && previous.has(b - 1))) continue;
       digest ??= check.hash(b, buffer.subarray(at, at + w));
       if (index.strongHashMatches(b, digest)) current.push(b);
     }
-    if (current.length === 0) return known >= 0 ? skipKnownRun(known, buffer, at, end) : 0;
+    if (current.length === 0) {
+      if (known < 0) return 0;
+      // Only found blocks have this sum: after enough such hits, stop looking for their sums.
+      if (stale) prefilter?.onStaleHit(wantedInWindow, matches.found);
+      return skipKnownRun(known, buffer, at, end);
+    }
     const foundBefore = matches.found;
     recordedNow.length = 0;
     for (const b of current) {
@@ -197,7 +215,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   // A section sees the windows that start inside it, plus one more block of them with two-block
   // matching, so that a pair straddling the boundary is still confirmed.
   const readTo = section === undefined ? reader.length : section.to + (seq2 ? 2 * w : w) - 1;
-  if (seq2 && mask !== 0xffffffff) {
+  if (prefilter === undefined) {
     const onSums = (buffer: Uint8Array, sums: Uint32Array, first: number, windows: number): void => {
       ahead = sums;
       aheadOf = buffer;
@@ -206,7 +224,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     };
     await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), onSums, onHit, () => previousOffset + w - from);
   } else {
-    const scanner = new WeakScanner({ windowSize: w, filter: table.filter });
+    const scanner = prefilter.scanner(wantedInWindow, matches.found);
     for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);

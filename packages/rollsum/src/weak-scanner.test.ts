@@ -155,6 +155,40 @@ describe('WeakScanner', () => {
     expect(seen).toEqual([8]);
   });
 
+  it('switches filters from the window after a hit, mid-buffer too', () => {
+    const data = text('abcdXabcdYefghZefghWabcd');
+    const w = 4;
+    const sumOf = (o: number): number => weakSum(data.subarray(o, o + w));
+    const both = WeakSumFilter.from([sumOf(0), sumOf(10)]);
+    const efghOnly = WeakSumFilter.from([sumOf(10)]);
+    const scanner = new WeakScanner({ windowSize: w, filter: both });
+    const seen: number[] = [];
+    scanner.update(data, (o) => {
+      seen.push(o);
+      // After the first abcd, stop looking for it: the second abcd (5) and the last (20) pass.
+      if (o === 0) scanner.useFilter(efghOnly);
+    });
+    expect(seen).toEqual([0, 10, 15]);
+    expect(scanner.filter).toBe(efghOnly);
+    // And back again, for the next buffer.
+    scanner.useFilter(both).update(text('abcd'), (o) => { seen.push(o); });
+    expect(seen).toEqual([0, 10, 15, 24]);
+  });
+
+  it('refuses a filter of another size or mask', () => {
+    const scanner = new WeakScanner({ windowSize: 4, filter: new WeakSumFilter(100) });
+    for (const other of [new WeakSumFilter(100_000), new WeakSumFilter(100, { mask: zsyncRsumMask(2) })]) {
+      let caught: unknown;
+      try {
+        scanner.useFilter(other);
+      } catch (e) {
+        caught = e;
+      }
+      expect(isGosyncError(caught, 'ERR_ROLLSUM_INVALID_OPTION')).toBe(true);
+    }
+    expect(() => scanner.useFilter(new WeakSumFilter(100))).not.toThrow();
+  });
+
   it('scans a chunk larger than its slice as it scans the same bytes in pieces', () => {
     const w = 4096;
     const data = new Uint8Array(40 << 20);

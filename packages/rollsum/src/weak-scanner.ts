@@ -71,7 +71,7 @@ export interface WeakScannerOptions {
 export class WeakScanner {
   /** Window length in bytes. */
   readonly windowSize: number;
-  readonly #filter: WeakSumFilter;
+  #filter: WeakSumFilter;
   readonly #kernel: ScanKernel;
   /** The filter version copied into the kernel (−1: none yet). */
   #filterVersion = -1;
@@ -97,6 +97,40 @@ export class WeakScanner {
   /** Bytes fed so far. */
   get position(): number {
     return this.#position;
+  }
+
+  /** The prefilter in use. */
+  get filter(): WeakSumFilter {
+    return this.#filter;
+  }
+
+  /**
+   * Switches to another prefilter of the same size and mask, from the next window on (called
+   * from `onHit`, it applies to the windows after that hit). A scan that stops looking for some
+   * sums (blocks already found) passes a filter without them, so that their windows no longer
+   * come back as hits.
+   *
+   * @param filter - the new filter
+   * @returns this
+   * @throws {@link RollsumError} `ERR_ROLLSUM_INVALID_OPTION` when its size or mask differs
+   */
+  useFilter(filter: WeakSumFilter): this {
+    if (filter.shift !== this.#filter.shift || filter.mask !== this.#filter.mask) {
+      throw new RollsumError(
+        'ERR_ROLLSUM_INVALID_OPTION',
+        `useFilter: expected a filter of ${this.#filter.words.length * 32} bits with mask 0x${this.#filter.mask.toString(16)}, got ${filter.words.length * 32} bits with mask 0x${filter.mask.toString(16)}`,
+      );
+    }
+    this.#filter = filter;
+    this.#filterVersion = -1;
+    return this;
+  }
+
+  /** Copies the filter's bitset into the kernel when it changed since the last copy. */
+  #syncFilter(): void {
+    if (this.#filter.version === this.#filterVersion) return;
+    this.#kernel.loadFilter(this.#filter.words);
+    this.#filterVersion = this.#filter.version;
   }
 
   /**
@@ -127,11 +161,9 @@ export class WeakScanner {
     if (input.length === 0) return;
 
     const kernel = this.#kernel;
+    // Size and mask stay the same for the whole stream (useFilter checks them).
     const filter = this.#filter;
-    if (filter.version !== this.#filterVersion) {
-      kernel.loadFilter(filter.words);
-      this.#filterVersion = filter.version;
-    }
+    this.#syncFilter();
     const n = this.#carry + input.length;
     kernel.ensureCapacity(n);
     const work = kernel.buffer;
@@ -150,6 +182,8 @@ export class WeakScanner {
       const at = state[0] as number;
       const sum = ((state[2] as number) & amask) | ((state[3] as number) << 16);
       const advance = advanceOf(onHit(base + at, sum >>> 0, work, at, n));
+      // onHit may have added to the filter or switched to another one.
+      this.#syncFilter();
       if (advance > 1) {
         state[1] = 0;
         state[2] = 0;

@@ -1,0 +1,82 @@
+import { fc, test } from '@fast-check/vitest';
+import { WeakSumTable, type BlockIndex } from '@gosync/index';
+import { weakSum } from '@gosync/rollsum';
+import { describe, expect, it } from 'vitest';
+import { BlockCheck } from './block-check.js';
+import { Matches } from './matches.js';
+import { ScanPrefilter } from './prefilter.js';
+import { scanBlocks } from './scan.js';
+import { SeedReader } from './seed-reader.js';
+import { applyEdits, arbEdit, indexOf, pseudoRandom } from './test-support.js';
+
+/** Scans `seeds` in turn against `index` with one prefilter, refreshed after `threshold` stale hits. */
+async function scanWith(index: BlockIndex, seeds: readonly Uint8Array[], threshold: number): Promise<Matches> {
+  const table = new WeakSumTable(index);
+  const matches = new Matches(index.count);
+  const ctx = { index, table, check: await BlockCheck.create(index), matches, prefilter: new ScanPrefilter(index, table, threshold) };
+  for (const [i, seed] of seeds.entries()) await scanBlocks(ctx, i, await SeedReader.open(seed, i));
+  return matches;
+}
+
+describe('ScanPrefilter', () => {
+  test.prop(
+    [
+      fc.uint8Array({ maxLength: 800 }).map((d) => d.map((x) => x & 3)),
+      fc.array(arbEdit, { maxLength: 6 }),
+      fc.integer({ min: 1, max: 48 }),
+      fc.constantFrom('native', 'gosync'),
+      fc.boolean(),
+    ],
+    { numRuns: 80 },
+  )('finds the same blocks at the same offsets whether it refreshes at every stale hit or never', async (base, edits, blockSize, profile, twoSeeds) => {
+    // A four-letter alphabet: many windows share the sums of blocks found earlier.
+    const target = applyEdits(base, edits);
+    const index = await indexOf(target, { profile, blockSize });
+    const seeds = twoSeeds ? [base, applyEdits(target, edits)] : [base];
+    const eager = await scanWith(index, seeds, 1);
+    const never = await scanWith(index, seeds, Number.POSITIVE_INFINITY);
+    expect(Array.from(eager.seedOf)).toEqual(Array.from(never.seedOf));
+    expect(Array.from(eager.offsetOf)).toEqual(Array.from(never.offsetOf));
+  });
+
+  it('drops the sums of found blocks after `threshold` stale hits, and keeps the rest', async () => {
+    const target = pseudoRandom(64 * 8, 7);
+    const index = await indexOf(target, { blockSize: 64 });
+    const table = new WeakSumTable(index);
+    const matches = new Matches(index.count);
+    const prefilter = new ScanPrefilter(index, table, 3);
+    const sumOf = (b: number): number => weakSum(target.subarray(b * 64, b * 64 + 64));
+    for (const b of [0, 1, 2]) matches.record(b, 0, b * 64);
+    const wanted = (b: number): boolean => !matches.has(b);
+    expect(prefilter.filter).toBe(table.filter);
+    prefilter.onStaleHit(wanted, matches.found);
+    prefilter.onStaleHit(wanted, matches.found);
+    expect(prefilter.filter).toBe(table.filter);
+    prefilter.onStaleHit(wanted, matches.found);
+    const fresh = prefilter.filter;
+    expect(fresh).not.toBe(table.filter);
+    for (const b of [0, 1, 2]) expect(fresh.has(sumOf(b))).toBe(false);
+    for (let b = 3; b < 8; b++) expect(fresh.has(sumOf(b))).toBe(true);
+  });
+
+  it('keeps one scanner, reset for each scan, and rebuilds the filter first when many blocks were found meanwhile', async () => {
+    const target = pseudoRandom(64 * 200, 9);
+    const index = await indexOf(target, { blockSize: 64 });
+    const table = new WeakSumTable(index);
+    const matches = new Matches(index.count);
+    const prefilter = new ScanPrefilter(index, table);
+    const wanted = (b: number): boolean => !matches.has(b);
+    const scanner = prefilter.scanner(wanted, 0);
+    scanner.update(target.subarray(0, 100), () => undefined);
+    expect(scanner.position).toBe(100);
+    // 64 blocks or fewer found since: the same filter.
+    for (let b = 0; b < 64; b++) matches.record(b, 0, b * 64);
+    expect(prefilter.scanner(wanted, matches.found)).toBe(scanner);
+    expect(scanner.position).toBe(0);
+    expect(scanner.filter).toBe(table.filter);
+    matches.record(64, 0, 64 * 64);
+    prefilter.scanner(wanted, matches.found);
+    expect(scanner.filter).not.toBe(table.filter);
+    expect(scanner.filter.has(weakSum(target.subarray(0, 64)))).toBe(false);
+  });
+});
