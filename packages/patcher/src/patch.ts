@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import { throwIfAborted, type AbortOptions, type BlockSource, type ProgressListener } from '@gosync/core';
 import { WeakSumTable, type BlockIndex } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
@@ -8,7 +9,7 @@ import { Matches } from './matches.js';
 import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
 import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
-import { scanInParallel } from './parallel-scan.js';
+import { scanInParallel, startScanThreads } from './parallel-scan.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
@@ -79,7 +80,38 @@ async function openSeeds(seeds: readonly SeedInput[]): Promise<SeedReader[]> {
   return readers;
 }
 
-async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check: BlockCheck, options: PlanOptions): Promise<Matches> {
+/** How many threads scan this seed: 1, or `workers` when the seed is a file large enough. */
+function threadsFor(index: BlockIndex, reader: SeedReader, options: PlanOptions): number {
+  const workers = workerCount(options.workers, reader.length);
+  const parallel = index.kind !== 'chunks' && workers > 1 && reader.path !== undefined && reader.length > workers * 4 * index.blockSize;
+  return parallel ? workers : 1;
+}
+
+/**
+ * Scans the seeds in turn. The scan threads of the first seed start before anything else, so
+ * that they load while this thread waits for `checking` and builds the weak-sum table.
+ */
+async function scanAll(index: BlockIndex, readers: readonly SeedReader[], checking: Promise<BlockCheck>, options: PlanOptions): Promise<Matches> {
+  const first = readers[0];
+  let early: Worker[] = [];
+  // Awaited below; observed here too, in case starting the threads fails before that.
+  checking.catch(() => undefined);
+  try {
+    early = first === undefined ? [] : startScanThreads(threadsFor(index, first, options) - 1);
+    return await scanSeeds(index, readers, await checking, options, early);
+  } finally {
+    // Used by the first seed's scan, which terminates them; otherwise (a failure before it) here.
+    await Promise.all(early.map((t) => t.terminate()));
+  }
+}
+
+async function scanSeeds(
+  index: BlockIndex,
+  readers: readonly SeedReader[],
+  check: BlockCheck,
+  options: PlanOptions,
+  early: readonly Worker[],
+): Promise<Matches> {
   const matches = new Matches(index.count);
   const total = readers.reduce((n, r) => n + r.length, 0);
   let done = 0;
@@ -102,9 +134,9 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
   for (const [i, reader] of readers.entries()) {
     if (matches.found === index.count) break;
     throwIfAborted(options.signal);
-    const workers = workerCount(options.workers, reader.length);
+    const workers = threadsFor(index, reader, options);
     if (index.kind === 'chunks') await scanChunks(ctx, i, reader);
-    else if (workers > 1 && reader.path !== undefined && reader.length > workers * 4 * index.blockSize) {
+    else if (workers > 1 && reader.path !== undefined) {
       await scanInParallel(
         index,
         reader.path,
@@ -116,6 +148,7 @@ async function scanAll(index: BlockIndex, readers: readonly SeedReader[], check:
         // The first section has matches of its own, so a prefilter of its own.
         (section, into) => scanBlocks({ ...ctx, matches: into, prefilter: undefined }, 0, reader, section),
         (section) => scanBlocks({ ...ctx, onBytes: undefined }, i, reader, section),
+        i === 0 ? early : [],
       );
     } else await scanBlocks(ctx, i, reader);
   }
@@ -167,7 +200,7 @@ export async function planPatch(index: BlockIndex, options: PlanOptions): Promis
   workerCount(options.workers, 0);
   const readers = await openSeeds(options.seeds);
   try {
-    const matches = await scanAll(index, readers, await BlockCheck.create(index), options);
+    const matches = await scanAll(index, readers, BlockCheck.create(index), options);
     return makePlan(index, matches, maxFetchRange);
   } finally {
     await Promise.all(readers.map((r) => r.close()));
@@ -203,8 +236,9 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
   let out: OutputFile | undefined;
   let hasher: OutputHasher | undefined;
   try {
-    const check = await BlockCheck.create(index);
-    const plan = makePlan(index, await scanAll(index, readers, check, options), maxFetchRange);
+    const checking = BlockCheck.create(index);
+    const plan = makePlan(index, await scanAll(index, readers, checking, options), maxFetchRange);
+    const check = await checking;
     if (plan.fetchBytes > 0 && options.source === undefined) {
       throw new PatcherError(
         'ERR_PATCHER_NO_SOURCE',
