@@ -8,13 +8,14 @@ import { startPatcherWorker } from './worker-start.js';
 
 /**
  * How much longer the calling thread's section is than a worker's, per worker: a worker starts
- * about 0.12 s later (a thread, its modules, its own tables), in which the calling thread scans
- * some 40 MB of dissimilar data (more of near-identical). A constant, so that the sections, and
- * with them the plan, depend only on the seed's length and the thread count. On the 557 MB swc
- * pair with 2 threads: 1.27–1.33 s with equal halves, 1.17 s with 32 MiB, 1.13–1.17 s with
- * 48–64 MiB, 1.14–1.22 s with 96 MiB (one thread: 1.62 s).
+ * about 0.11–0.15 s later (a thread, its modules, its own tables), in which the calling thread
+ * scans some 40 MB of dissimilar data (more of near-identical). A constant, so that the sections,
+ * and with them the plan, depend only on the seed's length and the thread count. On the 557 MB
+ * swc pair with 2 threads (best of 3, four rounds each, 2026-11-22, with the prefilter that drops
+ * found blocks): 1.06–1.12 s with 16 MiB, 1.01–1.02 s with 32, 0.98–1.04 s with 48, 1.02–1.08 s
+ * with 64 (one thread: 1.45–1.46 s).
  */
-const HEAD_START = 64 << 20;
+const HEAD_START = 48 << 20;
 
 function initOf(index: BlockIndex): BlockIndexInit {
   return {

@@ -1,30 +1,28 @@
-// One scan, timed: planPatch of an index file against a seed, with wall and CPU time.
+// One scan, timed: planPatch of an index file against a seed, with wall and CPU time, in a child
+// process of its own (plain Node on the built packages, see in-child.bench.ts).
 // Run: pnpm --filter @gosync/patcher bench:scan <index file> <seed> [workers, e.g. 1,2] [runs]
-// (after a build: measures the built package). Two of these started at once show what the
-// machine gives two independent processes (docs/benchmarks.md § @gosync/patcher).
-import { readIndexFile } from '@gosync/index';
-import { planPatch } from '@gosync/patcher';
+// (after a build). Two of these started at once show what the machine gives two independent
+// processes (docs/benchmarks.md § @gosync/patcher).
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { bestAndMedian, scansInChild } from './in-child.bench.js';
 
 const [file, seed, workersArg, runsArg] = process.argv.slice(2);
 if (file === undefined || seed === undefined) {
   console.error('usage: bench:scan <index file> <seed> [workers, e.g. 1,2] [runs]');
   process.exit(2);
 }
-const { index } = await readIndexFile(file);
-for (const workers of (workersArg ?? '1').split(',').map(Number)) {
-  let wall = Infinity;
-  let cpu = Infinity;
-  let reused = 0;
-  for (let i = 0; i < Number(runsArg ?? 2); i++) {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    const plan = await planPatch(index, { seeds: [seed], workers });
-    wall = Math.min(wall, performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu = Math.min(cpu, (c.user + c.system) / 1000);
-    reused = plan.reusedBytes;
+const seedSize = (await stat(seed)).size;
+const dir = await mkdtemp(join(tmpdir(), 'gosync-scan-'));
+try {
+  const workers = (workersArg ?? '1').split(',').map(Number);
+  for (const scans of await scansInChild(dir, resolve(file), resolve(seed), workers, Number(runsArg ?? 3))) {
+    const best = Math.min(...scans.ms);
+    console.log(
+      `${file} workers=${scans.workers}: ${bestAndMedian(scans.ms)} of ${scans.ms.length}, ${(seedSize / 1e3 / best).toFixed(0)} MB/s, reused ${(scans.reused / 1e6).toFixed(2)} MB, CPU of the process and its threads ${(Math.min(...scans.cpuMs) / 1000).toFixed(2)} s`,
+    );
   }
-  console.log(
-    `${file} workers=${workers}: ${(wall / 1000).toFixed(2)} s, ${(index.fileLength / 1e3 / wall).toFixed(0)} MB/s, reused ${(reused / 1e6).toFixed(2)} MB, CPU of this process and its workers ${(cpu / 1000).toFixed(2)} s`,
-  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
 }
