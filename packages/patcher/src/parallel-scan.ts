@@ -1,9 +1,10 @@
 import type { Worker } from 'node:worker_threads';
 import type { BlockIndex, BlockIndexInit } from '@gosync/index';
 import { PatcherError } from './errors.js';
-import { Matches } from './matches.js';
+import type { Matches } from './matches.js';
 import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanReply } from './scan-worker.js';
+import { CLAIM, SectionBoard, type SectionResult } from './section-scan.js';
 import { startPatcherWorker } from './worker-start.js';
 
 /**
@@ -17,7 +18,8 @@ import { startPatcherWorker } from './worker-start.js';
  */
 const HEAD_START = 48 << 20;
 
-function initOf(index: BlockIndex): BlockIndexInit {
+/** The index as a worker receives it (structured clone of its arrays). @internal */
+export function initOf(index: BlockIndex): BlockIndexInit {
   return {
     kind: index.kind,
     fileLength: index.fileLength,
@@ -52,10 +54,13 @@ export function startScanThreads(count: number): Worker[] {
 /**
  * Scans one seed file with `workers` threads, each over a section of it (sections overlap
  * by a block so that no window is missed), and merges their matches in section order: a block
- * is taken from the first section that found it, so the result does not depend on timing. The
- * calling thread scans the first section itself (`scanHere`) while `workers − 1` worker threads
- * start up and scan the others; threads from {@link startScanThreads} in `started` are used
- * first.
+ * is taken from the first section that found it. The calling thread scans the first section
+ * itself (`scanHere`) while `workers − 1` worker threads start up and scan the others; threads
+ * from {@link startScanThreads} in `started` are used first. A section whose worker has not
+ * started scanning when the calling thread is done with its own (near-identical data goes by
+ * at 2–3 GB/s, faster than a thread starts) is scanned by the calling thread instead. Each
+ * section is scanned as if nothing had been found before it, whoever scans it, so the result
+ * does not depend on timing.
  *
  * @internal
  */
@@ -67,7 +72,7 @@ export async function scanInParallel(
   workers: number,
   matches: Matches,
   options: { readonly signal?: AbortSignal | undefined; readonly onBytes?: ((bytes: number) => void) | undefined },
-  scanHere: (section: SeedSection, matches: Matches) => Promise<void>,
+  scanHere: (section: SeedSection, onBytes: (bytes: number) => void) => Promise<SectionResult>,
   rescan: (section: SeedSection) => Promise<void>,
   started: readonly Worker[] = [],
 ): Promise<void> {
@@ -84,8 +89,10 @@ export async function scanInParallel(
   const sectionFrom = (i: number): number => (i === 0 ? 0 : firstLength + (i - 1) * sectionLength);
   // All of them, so that the finally below terminates any that a small seed leaves without a section.
   const threads: Worker[] = [...started];
-  const results: { seedOf: Int32Array; offsetOf: Float64Array; jumps: Float64Array; from: number }[] = [];
-  const here = new Matches(index.count);
+  const results: (SectionResult & { readonly from: number })[] = [];
+  const board = new SectionBoard(workers);
+  const ranges: SeedSection[] = [];
+  const threadOf: Worker[] = [];
   const onAbort = (): void => {
     for (const t of threads) void t.terminate();
   };
@@ -96,17 +103,21 @@ export async function scanInParallel(
       const from = sectionFrom(i);
       const to = Math.min(seedLength, sectionFrom(i + 1));
       if (from >= to) break;
+      ranges[i] = { from, to };
       let thread = started[i - 1];
       if (thread === undefined) {
         thread = startPatcherWorker('scan-worker');
         threads.push(thread);
       }
+      threadOf[i] = thread;
       jobs.push(
         new Promise<void>((resolve, reject) => {
           thread.on('message', (reply: ScanReply) => {
             if (reply.kind === 'progress') options.onBytes?.(reply.bytes);
             else if (reply.kind === 'done') {
               results[i] = { seedOf: reply.seedOf, offsetOf: reply.offsetOf, jumps: reply.jumps, from };
+              resolve();
+            } else if (reply.kind === 'skipped') {
               resolve();
             } else {
               reject(new PatcherError(reply.code === 'ERR_PATCHER_SEED' ? 'ERR_PATCHER_SEED' : 'ERR_PATCHER_IO', `scanning ${seed} [${from}, ${to}) in a worker: ${reply.message}`));
@@ -119,16 +130,33 @@ export async function scanInParallel(
             if (options.signal?.aborted === true) reject(options.signal.reason as Error);
             else if (results[i] === undefined) reject(new PatcherError('ERR_PATCHER_IO', `scan worker for ${seed} exited with code ${code}`));
           });
-          thread.postMessage({ id: i, index: init, seed, section: { from, to } } satisfies ScanJob);
+          thread.postMessage({ id: i, index: init, seed, section: { from, to }, board: board.buffer } satisfies ScanJob);
         }),
       );
+      // Observed now: a job whose section the calling thread takes is not awaited.
+      jobs[jobs.length - 1]?.catch(() => undefined);
     }
-    const local = scanHere({ from: 0, to: firstLength }, here).then(() => {
-      results[0] = { seedOf: here.seedOf, offsetOf: here.offsetOf, jumps: new Float64Array(0), from: 0 };
-    });
-    // Wait for every thread even when one fails, so none is left writing into `results`.
-    const settled = await Promise.allSettled([local, ...jobs]);
-    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    const onBytes = (bytes: number): void => {
+      options.onBytes?.(bytes);
+    };
+    board.start();
+    const onOwnBytes = (bytes: number): void => {
+      board.advance(bytes);
+      onBytes(bytes);
+    };
+    results[0] = { ...(await scanHere({ from: 0, to: firstLength }, onOwnBytes)), from: 0 };
+    const waiting: Promise<void>[] = [];
+    for (let i = 1; i < ranges.length; i++) {
+      const range = ranges[i] as SeedSection;
+      if (board.claim(i, CLAIM.caller)) {
+        // Its worker is still starting, or left it: scan the section here, and let the worker go.
+        void threadOf[i]?.terminate();
+        results[i] = { ...(await scanHere(range, onBytes)), from: range.from };
+      } else {
+        waiting.push(jobs[i - 1] as Promise<void>);
+      }
+    }
+    await Promise.all(waiting);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await Promise.all(threads.map((t) => t.terminate()));

@@ -12,6 +12,7 @@ import { makePlan, type Plan } from './plan.js';
 import { scanInParallel, startScanThreads } from './parallel-scan.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
+import { scanSection } from './section-scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
 import { WrittenFrontier } from './written-frontier.js';
 
@@ -145,8 +146,7 @@ async function scanSeeds(
         workers,
         matches,
         ctx,
-        // The first section has matches of its own, so a prefilter of its own.
-        (section, into) => scanBlocks({ ...ctx, matches: into, prefilter: undefined }, 0, reader, section),
+        (section, onBytes) => scanSection({ ...ctx, onBytes }, reader, section),
         (section) => scanBlocks({ ...ctx, onBytes: undefined }, i, reader, section),
         i === 0 ? early : [],
       );

@@ -1,10 +1,11 @@
 // Worker-thread entry of the parallel scan: scans one section of one seed file and posts back,
-// per block, the offset of its first match in that section.
+// per block, the offset of its first match in that section, unless the calling thread claimed
+// the section first.
 import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
-import { Matches } from './matches.js';
-import { scanBlocks, type SeedSection } from './scan.js';
+import type { SeedSection } from './scan.js';
+import { CLAIM, scanSection, SectionBoard, type SectionResult } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 
 /** A job for one worker. @internal */
@@ -13,19 +14,15 @@ export interface ScanJob {
   readonly index: BlockIndexInit;
   readonly seed: string;
   readonly section: SeedSection;
+  /** The SectionBoard's buffer; the worker scans its section only if it claims it. */
+  readonly board: SharedArrayBuffer;
 }
 
-/** A worker's answer: progress, a result, or an error. @internal */
+/** A worker's answer: progress, a result, a section the calling thread took, or an error. @internal */
 export type ScanReply =
   | { readonly id: number; readonly kind: 'progress'; readonly bytes: number }
-  | {
-      readonly id: number;
-      readonly kind: 'done';
-      readonly seedOf: Int32Array;
-      readonly offsetOf: Float64Array;
-      /** The jumps after new matches (see ScanContext.onJump): from, to, n, then n blocks found (at most 64), per jump. */
-      readonly jumps: Float64Array;
-    }
+  | ({ readonly id: number; readonly kind: 'done' } & SectionResult)
+  | { readonly id: number; readonly kind: 'skipped' }
   | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly code?: string | undefined };
 
 const port = parentPort;
@@ -48,33 +45,19 @@ if (port !== null) {
 
 async function run(job: ScanJob): Promise<ScanReply> {
   const index = new BlockIndex(job.index);
-  const matches = new Matches(index.count);
+  const table = new WeakSumTable(index);
+  const check = await BlockCheck.create(index);
+  // As late as possible: until here, a calling thread done with its own section may take this
+  // one; and one going fast (near-identical data) is left to take it.
+  const board = new SectionBoard(job.board);
+  if (board.callerIsFast() || !board.claim(job.id, CLAIM.worker)) return { id: job.id, kind: 'skipped' };
   const reader = await SeedReader.open(job.seed, 0);
-  const jumps: number[] = [];
   try {
-    await scanBlocks(
-      {
-        index,
-        table: new WeakSumTable(index),
-        check: await BlockCheck.create(index),
-        matches,
-        onBytes: (bytes) => {
-          port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
-        },
-        onJump: (from, to, blocks) => {
-          // At most 64 blocks a jump: enough to tell a chain of known blocks (no spread of a
-          // list that can be a million long).
-          const n = Math.min(64, blocks.length);
-          jumps.push(from, to, n);
-          for (let k = 0; k < n; k++) jumps.push(blocks[k] as number);
-        },
-      },
-      0,
-      reader,
-      job.section,
-    );
+    const onBytes = (bytes: number): void => {
+      port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
+    };
+    return { id: job.id, kind: 'done', ...(await scanSection({ index, table, check, onBytes }, reader, job.section)) };
   } finally {
     await reader.close();
   }
-  return { id: job.id, kind: 'done', seedOf: matches.seedOf, offsetOf: matches.offsetOf, jumps: Float64Array.from(jumps) };
 }
