@@ -136,9 +136,7 @@ export async function scanInParallel(
       // Observed now: a job whose section the calling thread takes is not awaited.
       jobs[jobs.length - 1]?.catch(() => undefined);
     }
-    const onBytes = (bytes: number): void => {
-      options.onBytes?.(bytes);
-    };
+    const onBytes = options.onBytes ?? ((): void => undefined);
     board.start();
     const onOwnBytes = (bytes: number): void => {
       board.advance(bytes);

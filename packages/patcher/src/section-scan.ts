@@ -31,7 +31,7 @@ export class SectionBoard {
   readonly #pace: Float64Array;
 
   constructor(bufferOrSections: SharedArrayBuffer | number) {
-    this.buffer = typeof bufferOrSections === 'number' ? new SharedArrayBuffer(16 + 8 * Math.ceil(bufferOrSections / 2)) : bufferOrSections;
+    this.buffer = typeof bufferOrSections === 'number' ? new SharedArrayBuffer(16 + 4 * bufferOrSections) : bufferOrSections;
     this.#pace = new Float64Array(this.buffer, 0, 2);
     this.#claims = new Int32Array(this.buffer, 16);
   }
