@@ -2,15 +2,10 @@ import { throwIfAborted } from '@gosync/core';
 import { createStrongHasher, filterBitsPerEntry, type BlockIndex, type WeakSumTable } from '@gosync/index';
 import { Chunker, WeakSumFilter, rollingSums, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
+import { BlockScan } from './block-scan.js';
 import type { Matches } from './matches.js';
 import { ScanPrefilter } from './prefilter.js';
 import type { SeedReader } from './seed-reader.js';
-
-/**
- * Blocks the scan checks at once after a match (a longer run goes on in the next step): bounds
- * the look-ahead in the index per match.
- */
-const RUN_STEP = 128;
 
 /** The windows starting in `[from, to)` of a seed: one worker's share. @internal */
 export interface SeedSection {
@@ -61,170 +56,20 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   const isLastSection = section === undefined || section.to >= reader.length;
   const lastLength = index.blockLength(count - 1);
   const seq2 = index.seqMatches === 2;
-  const penultimateAt: number[] = [];
-  const previous = new Set<number>();
-  const current: number[] = [];
-  const next: number[] = [];
-  let previousOffset = -Infinity;
-
-  // A block already found is not looked for again (as zsync drops it from its hash table):
-  // jumping over a second copy of known bytes could skip an overlapping block still needed. With
-  // two-block matching a found block still counts while its successor is missing, since it is
-  // what confirms the successor.
-  // Whether block b can be matched by a full window: every block but a short last one, which
-  // can where it is hashed zero-padded (zsync's layout) and the seed holds it followed by zeros.
-  const fillsWindow = (b: number): boolean => index.blockLength(b) === w || (index.padLastBlock && b === count - 1);
-  const wanted = (b: number): boolean => !matches.has(b) || (seq2 && b + 1 < count && !matches.has(b + 1));
-  const wantedInWindow = (b: number): boolean => fillsWindow(b) && wanted(b);
   // Truncated sums with two-block matching go through the pair scan below, with a filter of
   // its own; the rest through the rolling scanner, whose filter drops found blocks' sums.
-  const weakSums = index.weakSums;
-  const mask = index.weakMask;
-  const pairScan = seq2 && mask !== 0xffffffff;
+  const pairScan = seq2 && index.weakMask !== 0xffffffff;
   const prefilter = pairScan ? undefined : (ctx.prefilter ?? new ScanPrefilter(index, table));
-
-  // With two-block matching and short weak sums (zsync keeps 2 bytes of 4), a block is
-  // strong-hashed only when the window one block further also has its successor's weak sum
-  // (unless its predecessor already confirms it), as zsync does. The pair scan below hands over
-  // the rolling sums of its buffer; with whole 4-byte sums false hits are rare and this is skipped.
-  let ahead: Uint32Array = new Uint32Array(0);
-  let aheadOf: Uint8Array | undefined;
-  let aheadFrom = 0; // buffer position of the window whose sum is ahead[0]
-  let aheadTo = 0; // one past the last window with a sum in ahead
-  const successorMayFollow = (b: number, buffer: Uint8Array, at: number, end: number, confirmed: boolean): boolean => {
-    const next = at + w;
-    if (aheadOf !== buffer || confirmed || b + 1 >= count || index.blockLength(b + 1) !== w || at + 2 * w > end) return true;
-    if (next < aheadFrom || next >= aheadTo) return true;
-    return (((ahead[next - aheadFrom] as number) ^ (weakSums[b + 1] as number)) & mask) === 0;
-  };
-
-  // Not jumping over known blocks would roll through a long run of one byte value (zeros in a
-  // disk image) one window at a time, each one a hit on the known run block. Every window that
-  // starts inside such a run is that same block, so skip to the last one in the run at once;
-  // windows that reach past the run are still looked at.
-  const skipKnownRun = (b: number, buffer: Uint8Array, at: number, end: number): number => {
-    const c = buffer[at] as number;
-    if (buffer[at + w - 1] !== c) return 0;
-    for (let i = at + 1; i < at + w; i++) if (buffer[i] !== c) return 0;
-    if (!index.strongHashMatches(b, check.hash(b, buffer.subarray(at, at + w)))) return 0;
-    let r = at + w;
-    while (r < end && buffer[r] === c) r++;
-    return r - w + 1 - at;
-  };
-
-  // Blocks found for the first time by the current hit, for onJump.
-  const recordedNow: number[] = [];
-  const rec = (b: number, seed: number, at: number): void => {
-    if (matches.record(b, seed, at)) recordedNow.push(b);
-  };
-
-  const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => {
-    const offset = from + relative;
-    let digest: Uint8Array | undefined;
-    current.length = 0;
-    const afterPrevious = previousOffset + w === offset;
-    let known = -1;
-    let stale = true;
-    for (let b = table.first(sum); b >= 0; b = table.next(b)) {
-      // A short last block fills a window only zero-padded (zsync's layout), where the seed holds
-      // it followed by zeros; otherwise it is looked for after the scan (see below).
-      if (!fillsWindow(b)) continue;
-      if (!wanted(b)) {
-        known = b;
-        continue;
-      }
-      stale = false;
-      if (!successorMayFollow(b, buffer, at, end, afterPrevious && previous.has(b - 1))) continue;
-      digest ??= check.hash(b, buffer.subarray(at, at + w));
-      if (index.strongHashMatches(b, digest)) current.push(b);
-    }
-    if (current.length === 0) {
-      if (known < 0) return 0;
-      // Only found blocks have this sum: after enough such hits, stop looking for their sums.
-      if (stale) prefilter?.onStaleHit(wantedInWindow, matches.found);
-      return skipKnownRun(known, buffer, at, end);
-    }
-    const foundBefore = matches.found;
-    recordedNow.length = 0;
-    for (const b of current) {
-      if (!seq2 || b === count - 1) {
-        rec(b, seedId, offset);
-        // The last block confirms the block before it, as a pair does.
-        if (seq2 && previousOffset + w === offset && previous.has(b - 1)) rec(b - 1, seedId, previousOffset);
-      } else if (previousOffset + w === offset && previous.has(b - 1)) {
-        rec(b - 1, seedId, previousOffset);
-        rec(b, seedId, offset);
-      }
-      if (b === count - 2) penultimateAt.push(offset);
-    }
-    // Where the seed goes on like the target, the next block is right behind: check it by its
-    // strong hash alone, without rolling, for as long as the buffered bytes allow.
-    let q = offset + w;
-    for (let i = at + w; i + w <= end; i += w, q += w) {
-      // One block whose successors are wanted (the usual case where the seed goes on like the
-      // target): check the run of them at once, then go on one block at a time where it ends.
-      if (current.length === 1) {
-        const b = current[0] as number;
-        const most = Math.min(Math.floor((end - i) / w), count - 1 - b, RUN_STEP);
-        let limit = 0;
-        while (limit < most && fillsWindow(b + 1 + limit) && wanted(b + 1 + limit)) limit++;
-        if (limit > 0) {
-          const n = check.matchRun(b + 1, buffer.subarray(i, i + limit * w), limit);
-          for (let nb = b + 1; nb <= b + n; nb++, i += w, q += w) {
-            rec(nb - 1, seedId, q - w);
-            rec(nb, seedId, q);
-            if (nb === count - 2) penultimateAt.push(q);
-          }
-          current[0] = b + n;
-          // The block at i is not the next one (or there is no room for it): the run ends here.
-          if (n < limit || i + w > end) break;
-        }
-      }
-      next.length = 0;
-      let nextDigest: Uint8Array | undefined;
-      for (const b of current) {
-        const nb = b + 1;
-        // A known successor still counts while it is what confirms b.
-        if (nb >= count || !fillsWindow(nb) || (!wanted(nb) && matches.has(b))) continue;
-        nextDigest ??= check.hash(nb, buffer.subarray(i, i + w));
-        if (index.strongHashMatches(nb, nextDigest)) next.push(nb);
-      }
-      if (next.length === 0) break;
-      for (const nb of next) {
-        // Two neighbours side by side: with two-block matching they confirm each other.
-        rec(nb - 1, seedId, q - w);
-        rec(nb, seedId, q);
-        if (nb === count - 2) penultimateAt.push(q);
-      }
-      // No spread: a run of identical blocks can make these lists a million long.
-      current.length = 0;
-      for (const nb of next) current.push(nb);
-    }
-    previous.clear();
-    for (const b of current) previous.add(b);
-    previousOffset = q - w;
-    // Nothing new here: a known block again (say in a run of zeros whose last block waits for a
-    // successor that never follows), or a block that two-block matching has not confirmed. Skip
-    // the rest of such a run, but do not jump a block: that could pass over a needed block that
-    // overlaps this one (the next window is still checked on its own sum, as a run's successor).
-    if (matches.found === foundBefore && current[0] !== undefined) return Math.max(1, skipKnownRun(current[0], buffer, at, end));
-    if (q - offset > 1 && recordedNow.length > 0) ctx.onJump?.(offset + 1, q, recordedNow);
-    return q - offset;
-  };
+  const scan = new BlockScan(ctx, seedId, from, prefilter);
+  const onHit = (relative: number, sum: number, buffer: Uint8Array, at: number, end: number): number => scan.hit(relative, sum, buffer, at, end);
 
   // A section sees the windows that start inside it, plus one more block of them with two-block
   // matching, so that a pair straddling the boundary is still confirmed.
   const readTo = section === undefined ? reader.length : section.to + (seq2 ? 2 * w : w) - 1;
   if (prefilter === undefined) {
-    const onSums = (buffer: Uint8Array, sums: Uint32Array, first: number, windows: number): void => {
-      ahead = sums;
-      aheadOf = buffer;
-      aheadFrom = first;
-      aheadTo = first + windows;
-    };
-    await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), onSums, onHit, () => previousOffset + w - from);
+    await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), scan, onHit);
   } else {
-    const scanner = prefilter.scanner(wantedInWindow, matches.found);
+    const scanner = prefilter.scanner(scan.wantedTest, matches.found);
     for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);
@@ -235,7 +80,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   if (lastLength < w && !matches.has(last)) {
     const lastSum = index.weakSums[last] as number;
     const candidates: [number, number][] = isLastSection ? [[reader.length - lastLength, -1]] : [];
-    for (const at of penultimateAt) candidates.push([at + w, at]);
+    for (const at of scan.penultimateAt) candidates.push([at + w, at]);
     for (const [at, penultimate] of candidates) {
       throwIfAborted(ctx.signal);
       if (matches.has(last) && (penultimate < 0 || matches.has(last - 1))) {
@@ -360,9 +205,8 @@ async function scanPairs(
   from: number,
   readTo: number,
   pairs: WeakSumFilter,
-  onSums: (buffer: Uint8Array, sums: Uint32Array, first: number, windows: number) => void,
+  scan: BlockScan,
   onHit: (relative: number, sum: number, buffer: Uint8Array, at: number, end: number) => number,
-  afterRun: () => number,
 ): Promise<void> {
   const w = ctx.index.blockSize;
   const mask = ctx.index.weakMask;
@@ -387,7 +231,7 @@ async function scanPairs(
       const last = Math.min(limit, s0 + slice - 1);
       const n = Math.min(end - w + 1, last + w + 1) - s0;
       rollingSums(buffer.subarray(s0, s0 + n + w - 1), w, sums);
-      onSums(buffer, sums, s0, n);
+      scan.setAhead(buffer, sums, s0, n);
       // Windows up to `paired` have a window one block further within these sums.
       const paired = Math.min(last, s0 + n - w - 1);
       // The hot loop, once per byte of the seed, kept free of calls and branches that depend on
@@ -395,7 +239,7 @@ async function scanPairs(
       // inlined). The few windows that pass are looked at in order below.
       const count = pairCandidates(sums, paired - s0 + 1, w, mask, words, shift, candidates);
       let c = 0;
-      let runEnd = afterRun() - base;
+      let runEnd = scan.afterRun - from - base;
       while (x <= last) {
         while (c < count && (candidates[c] as number) + s0 < x) c++;
         const next = c < count ? (candidates[c] as number) + s0 : paired + 1;
@@ -428,7 +272,7 @@ async function scanPairs(
         }
         const advance = onHit(base + at, (sums[at - s0] as number) >>> 0, buffer, at, end);
         x = at + (advance > 0 ? advance : 1);
-        runEnd = afterRun() - base;
+        runEnd = scan.afterRun - from - base;
       }
     }
   };
