@@ -2,6 +2,7 @@ import type { BlockIndex, WeakSumTable } from '@gosync/index';
 import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
 import type { ScanPrefilter } from './prefilter.js';
+import type { ScanContext } from './scan.js';
 
 /**
  * Blocks the scan checks at once after a match (a longer run goes on in the next step): bounds
@@ -9,15 +10,8 @@ import type { ScanPrefilter } from './prefilter.js';
  */
 const RUN_STEP = 128;
 
-/** What a {@link BlockScan} works with. @internal */
-export interface BlockScanParts {
-  readonly index: BlockIndex;
-  readonly table: WeakSumTable;
-  readonly check: BlockCheck;
-  readonly matches: Matches;
-  /** See ScanContext.onJump. */
-  readonly onJump?: ((from: number, to: number, blocks: readonly number[]) => void) | undefined;
-}
+/** What a {@link BlockScan} works with: the index and its tables, the matches to add to. @internal */
+export type BlockScanParts = Pick<ScanContext, 'index' | 'table' | 'check' | 'matches' | 'onJump'>;
 
 /**
  * What the scan of one stretch of one seed does at a weak-sum hit: looks the window up in the
@@ -66,8 +60,8 @@ export class BlockScan {
   #aheadOf: Uint8Array | undefined;
   #aheadFrom = 0;
   #aheadTo = 0;
-  /** {@link BlockScan.wantedInWindow}, as a function for the prefilter. */
-  readonly #wantedInWindow = (b: number): boolean => this.wantedInWindow(b);
+  /** {@link BlockScan.wantedInWindow} as a function of its own, for the prefilter. */
+  readonly wantedTest = (b: number): boolean => this.wantedInWindow(b);
 
   /**
    * @param parts - the index and its tables, the matches to add to
@@ -108,11 +102,6 @@ export class BlockScan {
   /** Whether a window may still match block b. */
   wantedInWindow(b: number): boolean {
     return this.fillsWindow(b) && this.wanted(b);
-  }
-
-  /** The prefilter's test of the blocks still looked for. */
-  get wantedTest(): (b: number) => boolean {
-    return this.#wantedInWindow;
   }
 
   /** The seed offset just past the last matched run: the window there is checked on its own sum. */
@@ -192,14 +181,17 @@ export class BlockScan {
     if (current.length === 0) {
       if (known < 0) return 0;
       // Only found blocks have this sum: after enough such hits, stop looking for their sums.
-      if (stale) this.#prefilter?.onStaleHit(this.#wantedInWindow, this.#matches.found);
+      if (stale) this.#prefilter?.onStaleHit(this.wantedTest, this.#matches.found);
       return this.#skipKnownRun(known, buffer, at, end);
     }
-    return this.#matched(offset, buffer, at, end);
+    return this.#matched(offset, confirmed, buffer, at, end);
   }
 
-  /** Records the blocks of `#current`, matched at `offset`, follows their run, and says how far to move on. */
-  #matched(offset: number, buffer: Uint8Array, at: number, end: number): number {
+  /**
+   * Records the blocks of `#current`, matched at `offset` (`confirmed`: right after the last
+   * matched run), follows their run, and says how far to move on.
+   */
+  #matched(offset: number, confirmed: boolean, buffer: Uint8Array, at: number, end: number): number {
     const w = this.#w;
     const count = this.#count;
     const current = this.#current;
@@ -210,8 +202,8 @@ export class BlockScan {
       if (!this.#seq2 || b === count - 1) {
         this.#record(b, offset);
         // The last block confirms the block before it, as a pair does.
-        if (this.#seq2 && this.#previousOffset + w === offset && previous.has(b - 1)) this.#record(b - 1, this.#previousOffset);
-      } else if (this.#previousOffset + w === offset && previous.has(b - 1)) {
+        if (this.#seq2 && confirmed && previous.has(b - 1)) this.#record(b - 1, this.#previousOffset);
+      } else if (confirmed && previous.has(b - 1)) {
         this.#record(b - 1, this.#previousOffset);
         this.#record(b, offset);
       }
