@@ -10,7 +10,7 @@ import { discardEarlyIndex, type EarlyIndex } from './early-index.js';
 import { downloadIndex, type DownloadIndexOptions } from './remote-index.js';
 import { checkSyncArgs, createSyncAgent, parseSyncArgs } from './sync-options.js';
 import { COMPRESS_ATTACHMENT, openSources, resolveSources, type IndexLocation } from './sources.js';
-import { PatcherError, createRangeVerifier, patch, planPatch, type Plan } from '@gosync/patcher';
+import { PatcherError, createRangeVerifier, patch, planPatch, startScanThreads, type Plan } from '@gosync/patcher';
 import { EXIT_OK, EXIT_TEXT, UsageError, formatBytes, parseInteger, type CliIo } from './usage.js';
 
 export const SYNC_HELP: string = `gosync sync <index path or URL> -o <out> [--seed FILE]… [--source PATH or URL]… [options]
@@ -195,7 +195,18 @@ async function sync(
   io: CliIo,
   { retries, timeout, lowSpeed, rateLimit, connections, workers, started, dispatcher, first }: SyncSettings,
 ): Promise<number> {
+  // Like zsync and rsync, an existing output is a seed too (after the ones given): the same
+  // sync run again fetches nothing.
+  const seeds = [...(values.seed ?? [])];
+  if (values.outputIsFile && !seeds.some((seed) => resolve(seed) === resolve(values.output))) {
+    seeds.push(values.output);
+  }
+  // The scan threads start while the index downloads.
+  const threads = startScanThreads({ seeds, workers });
+  // Awaited after the index (a bad --workers is reported there); observed now in case that fails.
+  threads.catch(() => undefined);
   const loaded = await loadIndex(where, { retries, timeout, ...lowSpeed, dispatcher, first });
+  await threads;
   const { index } = loaded;
   const locations = resolveSources(values.source, index.metadata.urls ?? [], loaded.location);
   const source =
@@ -215,12 +226,6 @@ async function sync(
     phases[e.phase] ??= Number(((performance.now() - started) / 1000).toFixed(3));
     progress.onProgress(e);
   };
-  // Like zsync and rsync, an existing output is a seed too (after the ones given): the same
-  // sync run again fetches nothing.
-  const seeds = [...(values.seed ?? [])];
-  if (values.outputIsFile && !seeds.some((seed) => resolve(seed) === resolve(values.output))) {
-    seeds.push(values.output);
-  }
   const interrupted = onInterrupt(io, values.output);
   try {
     const result = await patch(index, {
@@ -315,9 +320,15 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`diff: expected one <index>, got ${positionals.length}`);
   const workers = parseInteger('workers', values.workers);
   if (workers === 0) throw new UsageError('--workers: expected at least 1');
+  const seeds = values.seed ?? [];
+  // The scan threads start while the index loads.
+  const threads = startScanThreads({ seeds, workers });
+  // Awaited after the index (a bad --workers is reported there); observed now in case that fails.
+  threads.catch(() => undefined);
   const { index } = await loadIndex(positionals[0] as string, {});
+  await threads;
   const progress = progressLine(io, io.interactive === true && !values.json);
-  const plan = await planPatch(index, { seeds: values.seed ?? [], workers, onProgress: progress.onProgress });
+  const plan = await planPatch(index, { seeds, workers, onProgress: progress.onProgress });
   progress.done();
   if (values.json) {
     io.stdout(`${JSON.stringify(planSummary(plan), null, 2)}\n`);

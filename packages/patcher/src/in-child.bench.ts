@@ -94,9 +94,22 @@ export async function scansInChild(dir: string, indexFile: string, seed: string,
   return (await runChild(dir, 'scan-child.mjs', SCAN_CHILD, [indexFile, seed, workers.join(','), String(runs)])) as ChildScans[];
 }
 
-/** The best and the median of some timings, in seconds with two decimals. */
-export function bestAndMedian(ms: readonly number[]): string {
-  const sorted = [...ms].sort((a, b) => a - b);
+/**
+ * The first of some timings, then the best and the median of the others, in seconds: the first
+ * scan of a process starts its threads and compiles its code, the later ones find both ready
+ * (threads are kept between scans).
+ */
+export function firstThenBest(ms: readonly number[]): string {
+  const [first, ...rest] = ms;
+  const s = (t: number): string => `${(t / 1000).toFixed(2)} s`;
+  if (first === undefined) return 'no runs';
+  if (rest.length === 0) return s(first);
+  const sorted = [...rest].sort((a, b) => a - b);
   const median = sorted[Math.floor((sorted.length - 1) / 2)] as number;
-  return `${((sorted[0] as number) / 1000).toFixed(2)} s (median ${(median / 1000).toFixed(2)} s)`;
+  return `first ${s(first)}, then best ${s(sorted[0] as number)} (median ${s(median)} of ${rest.length})`;
+}
+
+/** The best of the runs after the first (the first alone if there is one). */
+export function bestAfterFirst(ms: readonly number[]): number {
+  return ms.length > 1 ? Math.min(...ms.slice(1)) : (ms[0] ?? Number.NaN);
 }

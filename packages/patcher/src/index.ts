@@ -7,6 +7,7 @@
 export { PatcherError } from './errors.js';
 export type { PatcherErrorCode } from './errors.js';
 export { patch, planPatch } from './patch.js';
+export { endScanThreads, startScanThreads } from './scan-threads.js';
 export type { PatchOptions, PatchResult, PlanOptions } from './patch.js';
 export type { CopyOperation, DuplicateOperation, FetchOperation, Plan, PlanOperation } from './plan.js';
 export type { SeedInput } from './seed-reader.js';

@@ -1,5 +1,4 @@
 import { open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { throwIfAborted, type AbortOptions, type BlockSource, type ProgressListener } from '@gosync/core';
 import { WeakSumTable, type BlockIndex } from '@gosync/index';
@@ -9,7 +8,8 @@ import { Matches } from './matches.js';
 import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
 import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
-import { scanInParallel, startScanThreads } from './parallel-scan.js';
+import { prepareThreads, scanInParallel } from './parallel-scan.js';
+import { scanThreads, workerCount } from './scan-threads.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { scanSection } from './section-scan.js';
@@ -89,21 +89,32 @@ function threadsFor(index: BlockIndex, reader: SeedReader, options: PlanOptions)
 }
 
 /**
- * Scans the seeds in turn. The scan threads of the first seed start before anything else, so
- * that they load while this thread waits for `checking` and builds the weak-sum table.
+ * Scans the seeds in turn. The scan threads of the first seed are taken before anything else and
+ * sent the index, so that they load and build their tables while this thread waits for
+ * `checking` and builds its own.
  */
 async function scanAll(index: BlockIndex, readers: readonly SeedReader[], checking: Promise<BlockCheck>, options: PlanOptions): Promise<Matches> {
   const first = readers[0];
-  let early: Worker[] = [];
-  // Awaited below; observed here too, in case starting the threads fails before that.
+  // Awaited below; observed here too, in case taking the threads fails before that.
   checking.catch(() => undefined);
+  // The first seed's parallel scan takes them out of this array; left over (a failure before
+  // it), they go back to the pool.
+  const early = first === undefined ? [] : scanThreads.take(threadsFor(index, first, options) - 1);
+  prepareThreads(early, index);
   try {
-    early = first === undefined ? [] : startScanThreads(threadsFor(index, first, options) - 1);
     return await scanSeeds(index, readers, await checking, options, early);
   } finally {
-    // Used by the first seed's scan, which terminates them; otherwise (a failure before it) here.
-    await Promise.all(early.map((t) => t.terminate()));
+    for (const thread of early.splice(0)) scanThreads.give(thread);
   }
+}
+
+/** Weak-sum tables by index: a program that plans or patches with one index again reuses it. */
+const tables = new WeakMap<BlockIndex, WeakSumTable>();
+
+function tableOf(index: BlockIndex): WeakSumTable {
+  let table = tables.get(index);
+  if (table === undefined) tables.set(index, (table = new WeakSumTable(index)));
+  return table;
 }
 
 async function scanSeeds(
@@ -111,12 +122,12 @@ async function scanSeeds(
   readers: readonly SeedReader[],
   check: BlockCheck,
   options: PlanOptions,
-  early: readonly Worker[],
+  early: Worker[],
 ): Promise<Matches> {
   const matches = new Matches(index.count);
   const total = readers.reduce((n, r) => n + r.length, 0);
   let done = 0;
-  const table = new WeakSumTable(index);
+  const table = tableOf(index);
   const ctx: ScanContext = {
     index,
     table,
@@ -153,23 +164,6 @@ async function scanSeeds(
     } else await scanBlocks(ctx, i, reader);
   }
   return matches;
-}
-
-/**
- * The smallest seed that automatic `workers` scans with more than one thread. A worker thread
- * costs about 0.12 s to start and scans cold, so below this one thread is as fast or faster:
- * measured on the 557 MB swc pair cut short, 2 threads against 1 took 0.27 s against 0.13 s for
- * 64 MB of near-identical data, 0.49 against 0.46 s for 128 MB and 0.74 against 0.78 s for
- * 256 MB of dissimilar data, 1.22 against 1.62 s for all 557 MB of it.
- */
-const AUTO_PARALLEL_FROM = 512 << 20;
-
-function workerCount(option: number | undefined, seedLength: number): number {
-  if (option === undefined) return seedLength >= AUTO_PARALLEL_FROM ? Math.min(4, Math.max(1, availableParallelism())) : 1;
-  if (!Number.isSafeInteger(option) || option < 1 || option > 256) {
-    throw new PatcherError('ERR_PATCHER_INVALID_OPTION', `workers: expected an integer in [1, 256], got ${String(option)}`);
-  }
-  return option;
 }
 
 function checkMaxFetchRange(options: PlanOptions): number {

@@ -1,6 +1,7 @@
 // Worker-thread entry of the parallel scan: scans one section of one seed file and posts back,
 // per block, the offset of its first match in that section, unless the calling thread claimed
-// the section first.
+// the section first. The thread then waits for its next job (it is kept in a pool between
+// scans), with the last index it was sent and its tables.
 import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
@@ -8,10 +9,24 @@ import type { SeedSection } from './scan.js';
 import { CLAIM, scanSection, SectionBoard, type SectionResult } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 
+/**
+ * Sent ahead of a job (as soon as the index is known): the thread builds its tables for the
+ * index while the calling thread builds its own. @internal
+ */
+export interface ScanPrepare {
+  readonly kind: 'prepare';
+  readonly indexId: number;
+  readonly index: BlockIndexInit;
+}
+
 /** A job for one worker. @internal */
 export interface ScanJob {
+  readonly kind: 'scan';
   readonly id: number;
-  readonly index: BlockIndexInit;
+  /** Names the index (per calling thread); a thread that scanned with it last is not sent it again. */
+  readonly indexId: number;
+  /** The index, unless this thread has it from its last job (same `indexId`). */
+  readonly index?: BlockIndexInit | undefined;
   readonly seed: string;
   readonly section: SeedSection;
   /** The SectionBoard's buffer; the worker scans its section only if it claims it. */
@@ -25,9 +40,38 @@ export type ScanReply =
   | { readonly id: number; readonly kind: 'skipped' }
   | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly code?: string | undefined };
 
+/** What a thread keeps of an index between jobs. */
+interface Prepared {
+  readonly index: BlockIndex;
+  readonly table: WeakSumTable;
+  readonly check: BlockCheck;
+}
+
+/** The index of the last job or ScanPrepare, with its tables (being) built. */
+let last: { readonly id: number; readonly ready: Promise<Prepared> } | undefined;
+
+/** The tables of index `id`, built from `init` unless they are those of the last index. */
+function prepare(id: number, init: BlockIndexInit | undefined): Promise<Prepared> {
+  if (last?.id === id) return last.ready;
+  if (init === undefined) return Promise.reject(new Error(`index ${id} was not sent to this thread`));
+  const ready = (async (): Promise<Prepared> => {
+    const index = new BlockIndex(init);
+    return { index, table: new WeakSumTable(index), check: await BlockCheck.create(index) };
+  })();
+  // A failure is reported by the job that needs the tables.
+  ready.catch(() => undefined);
+  last = { id, ready };
+  return ready;
+}
+
 const port = parentPort;
 if (port !== null) {
-  port.on('message', (job: ScanJob) => {
+  port.on('message', (message: ScanJob | ScanPrepare) => {
+    if (message.kind === 'prepare') {
+      void prepare(message.indexId, message.index);
+      return;
+    }
+    const job = message;
     void run(job).then(
       (reply) => {
         port.postMessage(
@@ -44,9 +88,7 @@ if (port !== null) {
 }
 
 async function run(job: ScanJob): Promise<ScanReply> {
-  const index = new BlockIndex(job.index);
-  const table = new WeakSumTable(index);
-  const check = await BlockCheck.create(index);
+  const { index, table, check } = await prepare(job.indexId, job.index);
   // As late as possible: until here, a calling thread done with its own section may take this
   // one; and one going fast (near-identical data) is left to take it.
   const board = new SectionBoard(job.board);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCheck } from './block-check.js';
 import { initOf } from './parallel-scan.js';
 import type { SeedSection } from './scan.js';
-import type { ScanJob, ScanReply } from './scan-worker.js';
+import type { ScanJob, ScanPrepare, ScanReply } from './scan-worker.js';
 import { CLAIM, scanSection, SectionBoard, type SectionResult } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 import { applyEdits, indexOf, pseudoRandom, text } from './test-support.js';
@@ -20,17 +20,31 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs one job in a real scan worker thread and returns its final reply. */
-async function inWorker(job: ScanJob): Promise<ScanReply> {
+/** Sends messages in turn to one real scan worker thread and returns the jobs' final replies. */
+async function inWorker(...jobs: (ScanJob | ScanPrepare)[]): Promise<ScanReply[]> {
   const thread = startPatcherWorker('scan-worker');
   try {
-    return await new Promise<ScanReply>((resolve, reject) => {
-      thread.on('message', (reply: ScanReply) => {
-        if (reply.kind !== 'progress') resolve(reply);
-      });
-      thread.on('error', reject);
-      thread.postMessage(job);
-    });
+    const replies: ScanReply[] = [];
+    for (const job of jobs) {
+      if (job.kind === 'prepare') {
+        // No answer: the next job finds the index.
+        thread.postMessage(job);
+        continue;
+      }
+      replies.push(
+        await new Promise<ScanReply>((resolve, reject) => {
+          const onMessage = (reply: ScanReply): void => {
+            if (reply.kind === 'progress') return;
+            thread.off('message', onMessage);
+            resolve(reply);
+          };
+          thread.on('message', onMessage);
+          thread.once('error', reject);
+          thread.postMessage(job);
+        }),
+      );
+    }
+    return replies;
   } finally {
     await thread.terminate();
   }
@@ -82,9 +96,9 @@ describe('scan worker', () => {
     const seed = join(dir, 'same.seed');
     await writeFile(seed, base);
     const index = await indexOf(target, { blockSize: 1024 });
-    const reply = await inWorker({ id: 1, index: initOf(index), seed, section, board: new SectionBoard(2).buffer });
-    expect(reply.kind).toBe('done');
-    if (reply.kind !== 'done') return;
+    const [reply] = await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, section, board: new SectionBoard(2).buffer });
+    expect(reply?.kind).toBe('done');
+    if (reply?.kind !== 'done') return;
     const here = await scanHere(index, seed, section);
     expect(Array.from(reply.seedOf)).toEqual(Array.from(here.seedOf));
     expect(Array.from(reply.offsetOf)).toEqual(Array.from(here.offsetOf));
@@ -101,12 +115,49 @@ describe('scan worker', () => {
     const index = await indexOf(target, { blockSize: 1024 });
     const taken = new SectionBoard(2);
     expect(taken.claim(1, CLAIM.caller)).toBe(true);
-    expect((await inWorker({ id: 1, index: initOf(index), seed, section, board: taken.buffer })).kind).toBe('skipped');
+    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, section, board: taken.buffer }))[0]?.kind).toBe('skipped');
     const fast = new SectionBoard(2);
     fast.start();
     fast.advance(1e15);
-    expect((await inWorker({ id: 1, index: initOf(index), seed, section, board: fast.buffer })).kind).toBe('skipped');
+    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, section, board: fast.buffer }))[0]?.kind).toBe('skipped');
     // Left open for the calling thread.
     expect(fast.claim(1, CLAIM.caller)).toBe(true);
+  }, 30_000);
+
+  it('keeps the index of its last job for the next, and asks for one it was not sent', async () => {
+    const seed = join(dir, 'kept.seed');
+    await writeFile(seed, base);
+    const first = await indexOf(target, { blockSize: 1024 });
+    const second = await indexOf(base, { blockSize: 2048 });
+    const job = (indexId: number, index: BlockIndex | undefined): ScanJob => ({
+      kind: 'scan',
+      id: 1,
+      indexId,
+      ...(index === undefined ? {} : { index: initOf(index) }),
+      seed,
+      section,
+      board: new SectionBoard(2).buffer,
+    });
+    // Sent once, then named only; then another index, sent ahead of its job; then one no longer kept.
+    const replies = await inWorker(
+      job(7, first),
+      job(7, undefined),
+      { kind: 'prepare', indexId: 8, index: initOf(second) },
+      job(8, undefined),
+      job(8, undefined),
+      job(7, undefined),
+    );
+    const [once, again, other, otherAgain, unknown] = replies;
+    const here = await scanHere(first, seed, section);
+    for (const reply of [once, again]) {
+      expect(reply?.kind).toBe('done');
+      if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(Array.from(here.offsetOf));
+    }
+    const hereOther = await scanHere(second, seed, section);
+    for (const reply of [other, otherAgain]) {
+      expect(reply?.kind).toBe('done');
+      if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(Array.from(hereOther.offsetOf));
+    }
+    expect(unknown).toMatchObject({ kind: 'error', message: expect.stringContaining('index 7 was not sent') as unknown });
   }, 30_000);
 });
