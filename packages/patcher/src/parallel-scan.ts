@@ -4,19 +4,8 @@ import { PatcherError } from './errors.js';
 import type { Matches } from './matches.js';
 import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanPrepare, ScanReply } from './scan-worker.js';
-import { CLAIM, SectionBoard, type SectionResult } from './section-scan.js';
+import { scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
 import { scanThreads } from './scan-threads.js';
-
-/**
- * How much longer the calling thread's section is than another thread's, per thread: a new thread
- * starts about 0.1 s later (a thread, its modules, its own tables), one kept from an earlier scan
- * at once (see ScanThreadPool). A constant, so that the sections, and with them the plan,
- * depend only on the seed's length and the thread count, not on which threads were kept. On the
- * 557 MB swc pair with 2 threads, 6 scans in a row per process (2026-11-22, four processes each,
- * interleaved): 48 MiB took 1.16–1.23 s on the first scan (new thread) and 0.86–1.02 s after
- * (kept); 24 MiB took 1.11–1.23 s and 0.85–0.98 s.
- */
-const HEAD_START = 24 << 20;
 
 /** The index as a worker receives it (structured clone of its arrays). @internal */
 export function initOf(index: BlockIndex): BlockIndexInit {
@@ -74,7 +63,7 @@ export function prepareThreads(threads: readonly Worker[], index: BlockIndex): v
  */
 function runJob(thread: Worker, job: ScanJob, seed: string, onBytes: ((bytes: number) => void) | undefined, signal: AbortSignal | undefined): Promise<ScanReply> {
   return new Promise<ScanReply>((resolve, reject) => {
-    const where = `${seed} [${job.section.from}, ${job.section.to})`;
+    const where = `${seed} (thread ${job.id})`;
     const settle = (): void => {
       thread.off('message', onMessage);
       thread.off('error', onError);
@@ -109,16 +98,17 @@ function runJob(thread: Worker, job: ScanJob, seed: string, onBytes: ((bytes: nu
 }
 
 /**
- * Scans one seed file with `workers` threads, each over a section of it (sections overlap
- * by a block so that no window is missed), and merges their matches in section order: a block
- * is taken from the first section that found it. The calling thread scans the first section
- * itself (`scanHere`) while `workers − 1` threads scan the others: those in `started` first
- * (taken out of it), then idle ones of the pool ({@link scanThreads}), then new ones. A section
- * whose thread has not started scanning when the calling thread is done with its own
- * (near-identical data goes by at 2–3 GB/s, faster than a thread starts) is scanned by the
- * calling thread instead. Each section is scanned as if nothing had been found before it,
- * whoever scans it, so the result does not depend on timing. Threads whose job ended normally go
- * back to the pool; the others (a failure, an abort) are terminated.
+ * Scans one seed file with `workers` threads. The seed is cut into sections (sectionLayout),
+ * large ones first; every thread claims the first open section, scans it as if nothing had been
+ * found before it, and claims the next, until none is left. So a thread that starts late (a new
+ * thread takes about 0.1 s) or is slowed scans less, and all finish at nearly the same time. The
+ * calling thread is one of them (`scanHere`); the others are those in `started` (taken out of
+ * it), then idle ones of the pool ({@link scanThreads}), then new ones. While the calling thread
+ * goes at 1 GB/s or more (near-identical data), the others leave the sections to it.
+ *
+ * Each section's result depends only on the section, so the merged result does not depend on
+ * who scanned what: per block, the first section that found it (the smallest offset). Threads
+ * whose job ended normally go back to the pool; the others (a failure, an abort) are terminated.
  *
  * @internal
  */
@@ -137,18 +127,11 @@ export async function scanInParallel(
   const indexId = indexIdOf(index);
   // Sections start on block boundaries: where the seed is aligned with the target (the common
   // case of an unchanged prefix), the scan then stays in step exactly as one thread would.
-  const w = index.blockSize;
-  // The calling thread starts at once, a new thread about 0.12 s later: the first section is
-  // longer by HEAD_START per worker (see there), at most a quarter of a section, so that every
-  // thread has a share of a small seed too.
-  const extra = Math.min(HEAD_START, Math.floor(seedLength / (4 * workers)));
-  const firstLength = Math.min(seedLength, Math.ceil((seedLength + (workers - 1) * extra) / workers / w) * w);
-  const sectionLength = workers > 1 ? Math.ceil((seedLength - firstLength) / (workers - 1) / w) * w : firstLength;
-  const sectionFrom = (i: number): number => (i === 0 ? 0 : firstLength + (i - 1) * sectionLength);
+  const sections = sectionLayout(seedLength, workers, index.blockSize);
   const given = started.splice(0);
-  const results: (SectionResult & { readonly from: number })[] = [];
-  const board = new SectionBoard(workers);
-  const ranges: SeedSection[] = [];
+  /** Per thread (0: this one), what it found. */
+  const found: { readonly offsetOf: Float64Array; readonly jumps: Float64Array }[] = [];
+  const board = new SectionBoard(sections.length);
   /** Threads with a job not yet ended: terminated on an abort or a failure. */
   const busy = new Set<Worker>();
   const onAbort = (): void => {
@@ -157,32 +140,28 @@ export async function scanInParallel(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let ok = false;
   try {
-    const jobs: Promise<unknown>[] = [];
-    for (let i = 1; i < workers; i++) {
-      const from = sectionFrom(i);
-      const to = Math.min(seedLength, sectionFrom(i + 1));
-      if (from >= to) break;
-      ranges[i] = { from, to };
+    const jobs: Promise<void>[] = [];
+    for (let t = 1; t < Math.min(workers, sections.length); t++) {
       const thread = given.shift() ?? scanThreads.takeOne();
       busy.add(thread);
       prepareThreads([thread], index);
-      const job: ScanJob = { kind: 'scan', id: i, indexId, seed, section: { from, to }, board: board.buffer };
+      const job: ScanJob = { kind: 'scan', id: t, indexId, seed, sections, board: board.buffer };
       const run = runJob(thread, job, seed, options.onBytes, options.signal).then(
         (reply) => {
           busy.delete(thread);
           scanThreads.give(thread);
-          if (reply.kind === 'done') results[i] = { seedOf: reply.seedOf, offsetOf: reply.offsetOf, jumps: reply.jumps, from };
+          if (reply.kind === 'done') found[t] = reply;
         },
         (error: unknown) => {
           void thread.terminate();
           throw error;
         },
       );
-      // Observed now: a job whose section the calling thread takes is not awaited.
+      // Observed now: the job of a thread that claims no section is not awaited.
       run.catch(() => undefined);
-      jobs[i] = run;
+      jobs[t] = run;
     }
-    // Threads a small seed left without a section.
+    // Threads a small seed left without a part.
     for (const thread of given) scanThreads.give(thread);
     const onBytes = options.onBytes ?? ((): void => undefined);
     board.start();
@@ -190,26 +169,45 @@ export async function scanInParallel(
       board.advance(bytes);
       onBytes(bytes);
     };
-    results[0] = { ...(await scanHere({ from: 0, to: firstLength }, onOwnBytes)), from: 0 };
-    const waiting: Promise<unknown>[] = [];
-    for (let i = 1; i < ranges.length; i++) {
-      const range = ranges[i] as SeedSection;
-      // Its thread is still starting, or left it: scan the section here (the thread answers
-      // `skipped` when it gets to it, and goes back to the pool).
-      if (board.claim(i, CLAIM.caller)) results[i] = { ...(await scanHere(range, onBytes)), from: range.from };
-      else waiting.push(jobs[i] as Promise<unknown>);
-    }
-    await Promise.all(waiting);
+    const mine = await scanClaimed((section) => scanHere(section, onOwnBytes), sections, board, 0, index.count);
+    found[0] = { offsetOf: mine.offsetOf, jumps: mine.jumps };
+    // Every section is claimed now. A thread that claimed none answers `skipped` when it gets
+    // there (one still starting, say), and goes back to the pool then: it is not waited for.
+    const owners = new Set<number>();
+    for (let i = 0; i < sections.length; i++) owners.add(board.owner(i));
+    await Promise.all([...owners].filter((t) => t > 0).map((t) => jobs[t] as Promise<void>));
     ok = true;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     if (!ok) await Promise.all([...busy].map((t) => t.terminate()));
   }
-  for (const result of results) {
-    for (let b = 0; b < index.count; b++) {
-      if ((result.seedOf[b] as number) >= 0) matches.record(b, seedId, result.offsetOf[b] as number);
+  await mergeFindings(found, sections, seedId, matches, rescan);
+}
+
+/**
+ * Records, per block, the first section that found it (the smallest offset of any thread), then
+ * looks again where a section matched a block an earlier one had found.
+ *
+ * @internal
+ */
+export async function mergeFindings(
+  found: readonly ({ readonly offsetOf: Float64Array; readonly jumps: Float64Array } | undefined)[],
+  sections: readonly SeedSection[],
+  seedId: number,
+  matches: Matches,
+  rescan: (section: SeedSection) => Promise<void>,
+): Promise<void> {
+  const first = new Float64Array(matches.seedOf.length).fill(-1);
+  const jumpsOf: Float64Array[] = [];
+  for (const f of found) {
+    if (f === undefined) continue;
+    for (let b = 0; b < first.length; b++) {
+      const at = f.offsetOf[b] as number;
+      if (at >= 0 && ((first[b] as number) < 0 || at < (first[b] as number))) first[b] = at;
     }
+    ThreadFindings.jumpsBySection(f.jumps, jumpsOf);
   }
+  for (let b = 0; b < first.length; b++) if ((first[b] as number) >= 0) matches.record(b, seedId, first[b] as number);
   // A section's thread did not know what earlier sections found: where it matched a block at
   // its second copy and jumped, one thread would have rolled on (the block was known) and could
   // have found a block overlapping it. Look again at the windows of every jump that matched a
@@ -217,14 +215,15 @@ export async function scanInParallel(
   // only added to, so this finds at least what one thread finds there (on the 557 MB pair: 65.88
   // MB reused against 64.41 MB without it and 65.86 MB on one thread), and the result still does
   // not depend on timing.
-  for (const result of results) {
-    const jumps = result.jumps;
+  for (const [k, section] of sections.entries()) {
+    const jumps = jumpsOf[k];
+    if (jumps === undefined) continue;
     for (let j = 0; j + 2 < jumps.length; j += 3 + (jumps[j + 2] as number)) {
       const n = jumps[j + 2] as number;
       let known = false;
-      for (let k = 0; k < n && !known; k++) {
-        const block = jumps[j + 3 + k] as number;
-        known = (matches.seedOf[block] as number) === seedId && (matches.offsetOf[block] as number) < result.from;
+      for (let q = 0; q < n && !known; q++) {
+        const block = jumps[j + 3 + q] as number;
+        known = (matches.seedOf[block] as number) === seedId && (matches.offsetOf[block] as number) < section.from;
       }
       if (known) await rescan({ from: jumps[j] as number, to: jumps[j + 1] as number });
     }

@@ -1,12 +1,12 @@
-// Worker-thread entry of the parallel scan: scans one section of one seed file and posts back,
-// per block, the offset of its first match in that section, unless the calling thread claimed
-// the section first. The thread then waits for its next job (it is kept in a pool between
+// Worker-thread entry of the parallel scan: claims and scans sections of one seed file until
+// none is left, and posts back, per block, the smallest offset it was found at, with each
+// section's jumps. The thread then waits for its next job (it is kept in a pool between
 // scans), with the last index it was sent and its tables.
 import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
 import type { SeedSection } from './scan.js';
-import { CLAIM, scanSection, SectionBoard, type SectionResult } from './section-scan.js';
+import { scanClaimed, scanSection, SectionBoard } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 
 /**
@@ -28,15 +28,16 @@ export interface ScanJob {
   /** The index, unless this thread has it from its last job (same `indexId`). */
   readonly index?: BlockIndexInit | undefined;
   readonly seed: string;
-  readonly section: SeedSection;
-  /** The SectionBoard's buffer; the worker scans its section only if it claims it. */
+  /** The sections of the seed (sectionLayout), claimed on the board. */
+  readonly sections: readonly SeedSection[];
+  /** The SectionBoard's buffer. */
   readonly board: SharedArrayBuffer;
 }
 
 /** A worker's answer: progress, a result, a section the calling thread took, or an error. @internal */
 export type ScanReply =
   | { readonly id: number; readonly kind: 'progress'; readonly bytes: number }
-  | ({ readonly id: number; readonly kind: 'done' } & SectionResult)
+  | { readonly id: number; readonly kind: 'done'; readonly offsetOf: Float64Array; readonly jumps: Float64Array }
   | { readonly id: number; readonly kind: 'skipped' }
   | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly code?: string | undefined };
 
@@ -76,7 +77,7 @@ if (port !== null) {
       (reply) => {
         port.postMessage(
           reply,
-          reply.kind === 'done' ? [reply.seedOf.buffer as ArrayBuffer, reply.offsetOf.buffer as ArrayBuffer, reply.jumps.buffer as ArrayBuffer] : [],
+          reply.kind === 'done' ? [reply.offsetOf.buffer as ArrayBuffer, reply.jumps.buffer as ArrayBuffer] : [],
         );
       },
       (error: unknown) => {
@@ -89,16 +90,17 @@ if (port !== null) {
 
 async function run(job: ScanJob): Promise<ScanReply> {
   const { index, table, check } = await prepare(job.indexId, job.index);
-  // As late as possible: until here, a calling thread done with its own section may take this
-  // one; and one going fast (near-identical data) is left to take it.
+  // As late as possible: until here, the calling thread may claim every section; and one going
+  // fast (near-identical data) is left to scan them all.
   const board = new SectionBoard(job.board);
-  if (board.callerIsFast() || !board.claim(job.id, CLAIM.worker)) return { id: job.id, kind: 'skipped' };
+  if (board.callerIsFast()) return { id: job.id, kind: 'skipped' };
   const reader = await SeedReader.open(job.seed, 0);
   try {
     const onBytes = (bytes: number): void => {
       port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
     };
-    return { id: job.id, kind: 'done', ...(await scanSection({ index, table, check, onBytes }, reader, job.section)) };
+    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes }, reader, section), job.sections, board, job.id, index.count);
+    return found.sections === 0 ? { id: job.id, kind: 'skipped' } : { id: job.id, kind: 'done', offsetOf: found.offsetOf, jumps: found.jumps };
   } finally {
     await reader.close();
   }

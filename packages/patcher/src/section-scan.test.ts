@@ -2,12 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WeakSumTable, type BlockIndex } from '@gosync/index';
+import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCheck } from './block-check.js';
-import { initOf } from './parallel-scan.js';
+import { Matches } from './matches.js';
+import { initOf, mergeFindings } from './parallel-scan.js';
 import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanPrepare, ScanReply } from './scan-worker.js';
-import { CLAIM, scanSection, SectionBoard, type SectionResult } from './section-scan.js';
+import { scanSection, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 import { applyEdits, indexOf, pseudoRandom, text } from './test-support.js';
 import { startPatcherWorker } from './worker-start.js';
@@ -59,16 +61,57 @@ async function scanHere(index: BlockIndex, seed: string, section: SeedSection): 
   }
 }
 
+describe('sectionLayout', () => {
+  test.prop([fc.integer({ min: 1, max: 2 ** 40 }), fc.integer({ min: 2, max: 16 }), fc.integer({ min: 1, max: 1 << 20 })])(
+    'cuts the whole seed into block-aligned sections, large ones first',
+    (seedLength, threads, blockSize) => {
+      fc.pre(seedLength / blockSize < 1e9);
+      const sections = sectionLayout(seedLength, threads, blockSize);
+      expect(sections[0]?.from).toBe(0);
+      expect(sections.at(-1)?.to).toBe(seedLength);
+      for (const [i, s] of sections.entries()) {
+        expect(s.to).toBeGreaterThan(s.from);
+        if (i > 0) expect(s.from).toBe(sections[i - 1]?.to);
+        if (i < sections.length - 1) {
+          expect(s.to % blockSize).toBe(0);
+          // Never larger than the one before (the last one may be cut short).
+          if (i > 0) expect(s.to - s.from).toBeLessThanOrEqual((sections[i - 1]?.to ?? 0) - (sections[i - 1]?.from ?? 0));
+        }
+      }
+      // Few of them: each takes a threads-th of what is left, down to 8 MiB (or a quarter share).
+      expect(sections.length).toBeLessThanOrEqual(Math.ceil(threads * Math.log(Math.max(2, seedLength / (8 << 20))) + 4 * threads + 2));
+      expect(sectionLayout(seedLength, threads, blockSize)).toEqual(sections);
+    },
+  );
+
+  it('gives 557 MB and 2 threads 7 sections, from half of it down to about 8 MiB', () => {
+    // The length of the old swc tarball of the benchmarks.
+    const sections = sectionLayout(557_466_112, 2, 4096);
+    const sizes = sections.map((s) => s.to - s.from);
+    expect(sizes[0]).toBe(Math.ceil(557_466_112 / 2 / 4096) * 4096);
+    expect(sizes[1]).toBe(Math.ceil((557_466_112 - (sizes[0] as number)) / 2 / 4096) * 4096);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(8 << 20);
+    // The sliver left after the smallest goes with the last.
+    expect(sizes.at(-1)).toBeGreaterThan(8 << 20);
+    expect(sizes.at(-1)).toBeLessThan(16 << 20);
+    expect(sections).toHaveLength(7);
+  });
+});
+
 describe('SectionBoard', () => {
-  it('gives each section to whoever claims it first', () => {
-    const board = new SectionBoard(3);
-    expect(board.claim(1, CLAIM.worker)).toBe(true);
-    expect(board.claim(1, CLAIM.caller)).toBe(false);
+  it('gives each section to one thread, in order, whoever asks', () => {
+    const board = new SectionBoard(4);
     // The same memory seen from another thread: a second board on the buffer.
     const there = new SectionBoard(board.buffer);
-    expect(there.claim(2, CLAIM.caller)).toBe(true);
-    expect(board.claim(2, CLAIM.worker)).toBe(false);
-    expect(there.claim(1, CLAIM.caller)).toBe(false);
+    expect(board.sections).toBe(4);
+    expect(board.owner(0)).toBe(-1);
+    expect(board.claim(0)).toBe(0);
+    expect(there.claim(2)).toBe(1);
+    expect(there.claim(2)).toBe(2);
+    expect(board.claim(0)).toBe(3);
+    expect(board.claim(0)).toBe(-1);
+    expect(there.claim(2)).toBe(-1);
+    expect([0, 1, 2, 3].map((i) => board.owner(i))).toEqual([0, 2, 2, 0]);
   });
 
   it('tells a worker the calling thread is fast only from 1 GB/s on', () => {
@@ -84,6 +127,69 @@ describe('SectionBoard', () => {
   });
 });
 
+describe('mergeFindings', () => {
+  // Random sections of a seed, each with blocks found at random offsets inside it and jumps; the
+  // sections dealt to 1–3 threads in any way: the merge must equal recording the sections in order.
+  const arbCase = fc
+    .record({
+      count: fc.integer({ min: 1, max: 40 }),
+      cuts: fc.uniqueArray(fc.integer({ min: 1, max: 9999 }), { maxLength: 8 }),
+      seed: fc.integer(),
+      threads: fc.integer({ min: 1, max: 3 }),
+    })
+    .map(({ count, cuts, seed, threads }) => {
+      const bounds = [0, ...[...cuts].sort((x, y) => x - y), 10_000];
+      const sections = bounds.slice(1).map((to, i) => ({ from: bounds[i] as number, to }));
+      const random = pseudoRandom(count * sections.length * 4 + 8, seed);
+      let r = 0;
+      const next = (): number => (random[r++ % random.length] as number);
+      const results = sections.map((s) => {
+        const seedOf = new Int32Array(count).fill(-1);
+        const offsetOf = new Float64Array(count);
+        const jumps: number[] = [];
+        for (let b = 0; b < count; b++) {
+          if (next() % 3 !== 0) continue;
+          seedOf[b] = 0;
+          offsetOf[b] = s.from + ((next() * 97) % (s.to - s.from));
+          jumps.push(offsetOf[b] as number, (offsetOf[b] as number) + 1, 1, b);
+        }
+        return { seedOf, offsetOf, jumps: Float64Array.from(jumps) };
+      });
+      const owner = sections.map(() => next() % threads);
+      return { count, sections, results, owner, threads };
+    });
+
+  test.prop([arbCase])('records what the sections found in order, whoever scanned them', async ({ count, sections, results, owner, threads }) => {
+    const expected = new Matches(count);
+    // Seed 0 was scanned before: what it holds stays.
+    expected.record(0, 0, 12345);
+    for (const r of results) for (let b = 0; b < count; b++) if ((r.seedOf[b] as number) >= 0) expected.record(b, 1, r.offsetOf[b] as number);
+    const found = Array.from({ length: threads }, () => new ThreadFindings(count));
+    // Each thread adds its sections in the order it claimed them (any order among its own).
+    for (let k = sections.length - 1; k >= 0; k--) found[owner[k] as number]?.add(k, results[k] as SectionResult);
+    const merged = new Matches(count);
+    merged.record(0, 0, 12345);
+    const rescans: SeedSection[] = [];
+    await mergeFindings(found.map((f) => ({ offsetOf: f.offsetOf, jumps: f.jumps })), sections, 1, merged, (s) => {
+      rescans.push(s);
+      return Promise.resolve();
+    });
+    expect(Array.from(merged.seedOf)).toEqual(Array.from(expected.seedOf));
+    expect(Array.from(merged.offsetOf)).toEqual(Array.from(expected.offsetOf));
+    // Looked again exactly at the jumps of blocks an earlier section found, in section order.
+    const expectedRescans: SeedSection[] = [];
+    for (const [k, r] of results.entries()) {
+      for (let j = 0; j < r.jumps.length; j += 4) {
+        const block = r.jumps[j + 3] as number;
+        if ((expected.seedOf[block] as number) === 1 && (expected.offsetOf[block] as number) < (sections[k]?.from ?? 0)) {
+          expectedRescans.push({ from: r.jumps[j] as number, to: r.jumps[j + 1] as number });
+        }
+      }
+    }
+    expect(rescans).toEqual(expectedRescans);
+  });
+});
+
 describe('scan worker', () => {
   const base = pseudoRandom(600_000, 21);
   const target = applyEdits(base, [
@@ -91,37 +197,58 @@ describe('scan worker', () => {
     { kind: 'duplicate', at: 10_000, length: 30_000, to: 500_000 },
   ]);
   const section = { from: 200_000, to: 600_000 };
+  const sections = [{ from: 0, to: 200_000 }, section];
+  /** A board on which the calling thread took the first section already. */
+  const firstTaken = (): SectionBoard => {
+    const board = new SectionBoard(2);
+    board.claim(0);
+    return board;
+  };
+  /** What a worker reports for one section scanned here. */
+  const asFound = (here: SectionResult, k: number): { offsetOf: number[]; jumps: number[] } => ({
+    offsetOf: Array.from(here.offsetOf, (at, b) => ((here.seedOf[b] as number) >= 0 ? at : -1)),
+    jumps: [k, here.jumps.length, ...here.jumps],
+  });
 
-  it('finds in its section exactly what the calling thread finds there', async () => {
+  it('finds in the sections it claims exactly what the calling thread finds there', async () => {
     const seed = join(dir, 'same.seed');
     await writeFile(seed, base);
     const index = await indexOf(target, { blockSize: 1024 });
-    const [reply] = await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, section, board: new SectionBoard(2).buffer });
+    const board = firstTaken();
+    const [reply] = await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: board.buffer });
     expect(reply?.kind).toBe('done');
     if (reply?.kind !== 'done') return;
+    expect(board.owner(1)).toBe(1);
     const here = await scanHere(index, seed, section);
-    expect(Array.from(reply.seedOf)).toEqual(Array.from(here.seedOf));
-    expect(Array.from(reply.offsetOf)).toEqual(Array.from(here.offsetOf));
-    expect(Array.from(reply.jumps)).toEqual(Array.from(here.jumps));
+    expect({ offsetOf: Array.from(reply.offsetOf), jumps: Array.from(reply.jumps) }).toEqual(asFound(here, 1));
     // Something was found, and only in the section.
-    const found = Array.from(here.offsetOf).filter((_, b) => (here.seedOf[b] as number) >= 0);
+    const found = Array.from(reply.offsetOf).filter((at) => at >= 0);
     expect(found.length).toBeGreaterThan(100);
     for (const offset of found) expect(offset).toBeGreaterThanOrEqual(section.from);
+    // Both sections: the first offset of each block, and the jumps of each section.
+    const [both] = await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: new SectionBoard(2).buffer });
+    if (both?.kind !== 'done') throw new Error(`expected done, got ${both?.kind}`);
+    const first = await scanHere(index, seed, sections[0] as SeedSection);
+    const merged = new Matches(index.count);
+    for (const r of [first, here]) for (let b = 0; b < index.count; b++) if ((r.seedOf[b] as number) >= 0) merged.record(b, 0, r.offsetOf[b] as number);
+    expect(Array.from(both.offsetOf)).toEqual(asFound({ seedOf: merged.seedOf, offsetOf: merged.offsetOf, jumps: new Float64Array() }, 0).offsetOf);
+    expect(Array.from(both.jumps)).toEqual([...asFound(first, 0).jumps, ...asFound(here, 1).jumps]);
   }, 30_000);
 
-  it('leaves a section the calling thread claimed, or one it is going through fast', async () => {
+  it('leaves the sections to a calling thread that took them all, or is going through fast', async () => {
     const seed = join(dir, 'skip.seed');
     await writeFile(seed, base);
     const index = await indexOf(target, { blockSize: 1024 });
-    const taken = new SectionBoard(2);
-    expect(taken.claim(1, CLAIM.caller)).toBe(true);
-    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, section, board: taken.buffer }))[0]?.kind).toBe('skipped');
+    const taken = firstTaken();
+    taken.claim(0);
+    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: taken.buffer }))[0]?.kind).toBe('skipped');
     const fast = new SectionBoard(2);
     fast.start();
     fast.advance(1e15);
-    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, section, board: fast.buffer }))[0]?.kind).toBe('skipped');
+    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: fast.buffer }))[0]?.kind).toBe('skipped');
     // Left open for the calling thread.
-    expect(fast.claim(1, CLAIM.caller)).toBe(true);
+    expect(fast.claim(0)).toBe(0);
+    expect(fast.claim(0)).toBe(1);
   }, 30_000);
 
   it('keeps the index of its last job for the next, and asks for one it was not sent', async () => {
@@ -135,8 +262,8 @@ describe('scan worker', () => {
       indexId,
       ...(index === undefined ? {} : { index: initOf(index) }),
       seed,
-      section,
-      board: new SectionBoard(2).buffer,
+      sections,
+      board: firstTaken().buffer,
     });
     // Sent once, then named only; then another index, sent ahead of its job; then one no longer kept.
     const replies = await inWorker(
@@ -148,15 +275,15 @@ describe('scan worker', () => {
       job(7, undefined),
     );
     const [once, again, other, otherAgain, unknown] = replies;
-    const here = await scanHere(first, seed, section);
+    const here = asFound(await scanHere(first, seed, section), 1).offsetOf;
     for (const reply of [once, again]) {
       expect(reply?.kind).toBe('done');
-      if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(Array.from(here.offsetOf));
+      if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(here);
     }
-    const hereOther = await scanHere(second, seed, section);
+    const hereOther = asFound(await scanHere(second, seed, section), 1).offsetOf;
     for (const reply of [other, otherAgain]) {
       expect(reply?.kind).toBe('done');
-      if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(Array.from(hereOther.offsetOf));
+      if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(hereOther);
     }
     expect(unknown).toMatchObject({ kind: 'error', message: expect.stringContaining('index 7 was not sent') as unknown });
   }, 30_000);

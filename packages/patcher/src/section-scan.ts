@@ -3,32 +3,61 @@ import { scanBlocks, type ScanContext, type SeedSection } from './scan.js';
 import type { SeedReader } from './seed-reader.js';
 
 /**
- * Who scans a section of a parallel scan: nobody yet, its worker (which claims it when ready to
- * scan), or the calling thread (which claims the sections still open when done with its own).
- * @internal
- */
-export const CLAIM = { open: 0, worker: 1, caller: 2 } as const;
-
-/**
- * The calling thread's pace from which a worker leaves its section to the calling thread: at
- * 1 GB/s or more the data is mostly found blocks, checked in runs, and reading it is most of the
- * work; a second thread reading beside it slows both (on the 557 MB swc pair, near-identical:
- * 1.5 GB/s each against 2.9 GB/s alone). Bytes per millisecond.
+ * The calling thread's pace from which the other threads leave the sections to it: at 1 GB/s or
+ * more the data is mostly found blocks, checked in runs, and reading it is most of the work; a
+ * second thread reading beside it slows both (on the 557 MB swc pair, near-identical: 1.5 GB/s
+ * each against 2.9 GB/s alone). Bytes per millisecond.
  */
 const FAST_PACE = 1e6;
 
 /**
- * What the threads of one parallel scan share (one SharedArrayBuffer): a CLAIM per section and
- * the calling thread's pace on its own section. Who scans a section changes only the time, not
- * the result (see {@link scanSection}).
+ * The smallest section (unless the seed is small): the last sections are the ones that even out
+ * the threads' finishing times, and a thread needs 10–25 ms for 8 MiB.
+ */
+const MIN_SECTION = 8 << 20;
+
+/**
+ * Cuts a seed into the sections of a parallel scan with `threads` threads: each section a
+ * `threads`-th of what is left, on block boundaries, down to {@link MIN_SECTION} (a quarter of a
+ * thread's share for small seeds). Large sections first, so that few are needed (each new
+ * section start may cost a block or two of reuse); small ones last, so that the threads finish
+ * at nearly the same time whichever of them started late or was slowed. Depends only on its
+ * arguments, and with it the plan. On the 557 MB swc pair with 2 threads: 7 sections, from
+ * 279 MB down to 8.7 MB; 65.91 MB reused (one thread: 65.86 MB). Sections of a quarter of what
+ * is left (14 of them) reused 65.43 MB, at the same speed.
+ *
+ * @internal
+ */
+export function sectionLayout(seedLength: number, threads: number, blockSize: number): SeedSection[] {
+  const blocksOf = (bytes: number): number => Math.max(1, Math.ceil(bytes / blockSize));
+  const minBlocks = blocksOf(Math.min(MIN_SECTION, seedLength / (4 * threads)));
+  const sections: SeedSection[] = [];
+  for (let from = 0; from < seedLength; ) {
+    const blocks = Math.max(minBlocks, blocksOf((seedLength - from) / threads));
+    let to = Math.min(seedLength, from + blocks * blockSize);
+    // No sliver at the end: it goes with the section before.
+    if (seedLength - to < minBlocks * blockSize) to = seedLength;
+    sections.push({ from, to });
+    from = to;
+  }
+  return sections;
+}
+
+/**
+ * What the threads of one parallel scan share (one SharedArrayBuffer): who claimed each section
+ * (0: nobody yet, else the claiming thread's number + 1), and the calling thread's pace. Each
+ * thread claims the first open section, scans it, and claims the next, until none is left. Who
+ * scans a section changes only the time, not the result (see {@link scanSection}).
  *
  * @internal
  */
 export class SectionBoard {
   readonly buffer: SharedArrayBuffer;
   readonly #claims: Int32Array;
-  /** When the calling thread started its section (ms since the epoch), and bytes it has scanned. */
+  /** When the calling thread started (ms since the epoch), and bytes it has scanned. */
   readonly #pace: Float64Array;
+  /** This side's first section that may still be open. */
+  #next = 0;
 
   constructor(bufferOrSections: SharedArrayBuffer | number) {
     this.buffer = typeof bufferOrSections === 'number' ? new SharedArrayBuffer(16 + 4 * bufferOrSections) : bufferOrSections;
@@ -36,24 +65,38 @@ export class SectionBoard {
     this.#claims = new Int32Array(this.buffer, 16);
   }
 
-  /** Claims section `i` for `who`: true if it was still open. */
-  claim(i: number, who: typeof CLAIM.worker | typeof CLAIM.caller): boolean {
-    return Atomics.compareExchange(this.#claims, i, CLAIM.open, who) === CLAIM.open;
+  /** The number of sections. */
+  get sections(): number {
+    return this.#claims.length;
   }
 
-  /** The calling thread starts its own section. */
+  /** Claims the first open section for thread `thread` (0: the calling thread): its number, or −1 if none is open. */
+  claim(thread: number): number {
+    const claims = this.#claims;
+    for (; this.#next < claims.length; this.#next++) {
+      if (Atomics.compareExchange(claims, this.#next, 0, thread + 1) === 0) return this.#next++;
+    }
+    return -1;
+  }
+
+  /** Which thread claimed section `i` (−1: nobody yet). */
+  owner(i: number): number {
+    return Atomics.load(this.#claims, i) - 1;
+  }
+
+  /** The calling thread starts. */
   start(): void {
     this.#pace[0] = performance.timeOrigin + performance.now();
   }
 
-  /** The calling thread has scanned `bytes` more of its section. */
+  /** The calling thread has scanned `bytes` more. */
   advance(bytes: number): void {
     this.#pace[1] = (this.#pace[1] as number) + bytes;
   }
 
   /**
-   * Whether a worker ready to scan should leave its section to the calling thread: it is going
-   * at {@link FAST_PACE} or faster. (A torn read of the pace could only change who scans.)
+   * Whether the other threads should leave the sections to the calling thread: it is going at
+   * {@link FAST_PACE} or faster. (A torn read of the pace could only change who scans.)
    */
   callerIsFast(): boolean {
     const elapsed = performance.timeOrigin + performance.now() - (this.#pace[0] as number);
@@ -98,4 +141,83 @@ export async function scanSection(
   };
   await scanBlocks({ ...ctx, matches, onJump, prefilter: undefined }, 0, reader, section);
   return { seedOf: matches.seedOf, offsetOf: matches.offsetOf, jumps: Float64Array.from(jumps) };
+}
+
+/**
+ * What one thread found in the sections it scanned: per block, the smallest offset any of them
+ * found it at (−1: none), and the jumps of each section. Sections are disjoint ranges in seed
+ * order, so the smallest offset is the first section's, whichever thread scanned which: merged
+ * over all threads, the result is that of the sections in order.
+ *
+ * @internal
+ */
+export class ThreadFindings {
+  /** Per block, the smallest offset found, −1 where none. */
+  readonly offsetOf: Float64Array;
+  /** Per section scanned: its number, the length of its jumps, then its jumps (SectionResult.jumps). */
+  #jumps: number[] = [];
+  #sections = 0;
+
+  constructor(count: number) {
+    this.offsetOf = new Float64Array(count).fill(-1);
+  }
+
+  /** Adds what section `section` found. */
+  add(section: number, result: SectionResult): void {
+    const { seedOf, offsetOf } = result;
+    const mine = this.offsetOf;
+    for (let b = 0; b < mine.length; b++) {
+      if ((seedOf[b] as number) < 0) continue;
+      const at = offsetOf[b] as number;
+      const had = mine[b] as number;
+      if (had < 0 || at < had) mine[b] = at;
+    }
+    this.#jumps.push(section, result.jumps.length);
+    for (const v of result.jumps) this.#jumps.push(v);
+    this.#sections++;
+  }
+
+  /** How many sections were added. */
+  get sections(): number {
+    return this.#sections;
+  }
+
+  /** The jumps of every section added, as {@link ThreadFindings.jumpsBySection} reads them. */
+  get jumps(): Float64Array {
+    return Float64Array.from(this.#jumps);
+  }
+
+  /** Splits `jumps` (as {@link ThreadFindings.jumps} makes them) into the jumps of each section, by section number. */
+  static jumpsBySection(jumps: Float64Array, into: Float64Array[]): void {
+    for (let i = 0; i + 1 < jumps.length; ) {
+      const section = jumps[i] as number;
+      const n = jumps[i + 1] as number;
+      into[section] = jumps.subarray(i + 2, i + 2 + n);
+      i += 2 + n;
+    }
+  }
+}
+
+/**
+ * Claims and scans sections on `board` as thread `thread` (0: the calling thread) with `scan`,
+ * until none is left open; another thread also stops when it should leave the rest to the
+ * calling thread (see SectionBoard.callerIsFast).
+ *
+ * @internal
+ */
+export async function scanClaimed(
+  scan: (section: SeedSection) => Promise<SectionResult>,
+  sections: readonly SeedSection[],
+  board: SectionBoard,
+  thread: number,
+  count: number,
+): Promise<ThreadFindings> {
+  const findings = new ThreadFindings(count);
+  for (;;) {
+    if (thread !== 0 && board.callerIsFast()) break;
+    const i = board.claim(thread);
+    if (i < 0) break;
+    findings.add(i, await scan(sections[i] as SeedSection));
+  }
+  return findings;
 }
