@@ -30,9 +30,10 @@ export interface PlanOptions extends AbortOptions {
   /**
    * Threads scanning each seed file in parallel sections. Default: for seed files of 512 MiB or
    * more, `availableParallelism()` clamped to [1, 4]; otherwise 1 (the calling thread: starting a
-   * thread costs about 0.1 s, more than it saves on smaller seeds). The plan
-   * does not depend on timing; it may differ slightly between thread counts (where matches fall
-   * at section boundaries), the output never does.
+   * thread costs about 0.1 s, more than it saves on smaller seeds). Threads are kept for the
+   * next scan (see `startScanThreads`). The plan does not depend on timing; it may differ
+   * slightly between thread counts (where matches fall at section boundaries), the output never
+   * does.
    */
   readonly workers?: number | undefined;
 }
