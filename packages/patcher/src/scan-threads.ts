@@ -149,9 +149,9 @@ export function workerCount(option: number | undefined, seedLength: number): num
 /**
  * Starts, ahead of {@link planPatch} or {@link patch}, the threads a parallel scan of these seeds
  * will use. A program that fetches the index first calls this before, so that the threads start
- * while the index arrives (the `gosync` CLI does). Scans keep their threads for the next scan
- * in any case: the threads wait, unref'd (they never keep a process alive), and end 10 s after
- * their last scan, or at {@link endScanThreads}.
+ * while the index arrives (the `gosync` CLI does). `planPatch` keeps its threads for the next
+ * scan in any case (`patch` ends them when its scan is done): they wait, unref'd (they never keep
+ * a process alive), and end 10 s after their last scan, or at {@link endScanThreads}.
  *
  * @param options - the seeds and `workers` that will be passed to `planPatch` or `patch`
  * @returns how many threads are waiting (0 when the first seed is scanned by the calling thread
