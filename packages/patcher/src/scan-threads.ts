@@ -145,7 +145,6 @@ export function workerCount(option: number | undefined, seedLength: number): num
   return option;
 }
 
-
 /**
  * Starts, ahead of {@link planPatch} or {@link patch}, the threads a parallel scan of these seeds
  * will use. A program that fetches the index first calls this before, so that the threads start
@@ -159,8 +158,9 @@ export function workerCount(option: number | undefined, seedLength: number): num
  * @throws {@link PatcherError} `ERR_PATCHER_INVALID_OPTION` for a bad `workers`
  * @example
  * ```ts
- * const waiting = startScanThreads({ seeds: ['app-1.0.tar'] });
+ * const threads = startScanThreads({ seeds: ['app-1.0.tar'] });
  * const index = decodeIndex(await download('app-2.0.tar.gsi'));
+ * await threads;
  * await patch(index, { seeds: ['app-1.0.tar'], output: 'app-2.0.tar', source });
  * ```
  */

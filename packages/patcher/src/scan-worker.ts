@@ -23,10 +23,8 @@ export interface ScanPrepare {
 export interface ScanJob {
   readonly kind: 'scan';
   readonly id: number;
-  /** Names the index (per calling thread); a thread that scanned with it last is not sent it again. */
+  /** Names the index (per calling thread), sent to this thread before in a ScanPrepare. */
   readonly indexId: number;
-  /** The index, unless this thread has it from its last job (same `indexId`). */
-  readonly index?: BlockIndexInit | undefined;
   readonly seed: string;
   /** The sections of the seed (sectionLayout), claimed on the board. */
   readonly sections: readonly SeedSection[];
@@ -48,13 +46,12 @@ interface Prepared {
   readonly check: BlockCheck;
 }
 
-/** The index of the last job or ScanPrepare, with its tables (being) built. */
+/** The index of the last ScanPrepare, with its tables (being) built. */
 let last: { readonly id: number; readonly ready: Promise<Prepared> } | undefined;
 
-/** The tables of index `id`, built from `init` unless they are those of the last index. */
-function prepare(id: number, init: BlockIndexInit | undefined): Promise<Prepared> {
-  if (last?.id === id) return last.ready;
-  if (init === undefined) return Promise.reject(new Error(`index ${id} was not sent to this thread`));
+/** Builds the tables of index `id` from `init`, unless they are those of the last index. */
+function prepare(id: number, init: BlockIndexInit): void {
+  if (last?.id === id) return;
   const ready = (async (): Promise<Prepared> => {
     const index = new BlockIndex(init);
     return { index, table: new WeakSumTable(index), check: await BlockCheck.create(index) };
@@ -62,14 +59,19 @@ function prepare(id: number, init: BlockIndexInit | undefined): Promise<Prepared
   // A failure is reported by the job that needs the tables.
   ready.catch(() => undefined);
   last = { id, ready };
-  return ready;
+}
+
+/** The tables of index `id`, the last one this thread was sent. */
+function prepared(id: number): Promise<Prepared> {
+  if (last?.id === id) return last.ready;
+  return Promise.reject(new Error(`index ${id} was not sent to this thread`));
 }
 
 const port = parentPort;
 if (port !== null) {
   port.on('message', (message: ScanJob | ScanPrepare) => {
     if (message.kind === 'prepare') {
-      void prepare(message.indexId, message.index);
+      prepare(message.indexId, message.index);
       return;
     }
     const job = message;
@@ -89,11 +91,10 @@ if (port !== null) {
 }
 
 async function run(job: ScanJob): Promise<ScanReply> {
-  const { index, table, check } = await prepare(job.indexId, job.index);
-  // As late as possible: until here, the calling thread may claim every section; and one going
-  // fast (near-identical data) is left to scan them all.
+  const { index, table, check } = await prepared(job.indexId);
+  // Until its first claim, the calling thread may take every section; and one going fast
+  // (near-identical data) is left to scan them all (see scanClaimed).
   const board = new SectionBoard(job.board);
-  if (board.callerIsFast()) return { id: job.id, kind: 'skipped' };
   const reader = await SeedReader.open(job.seed, 0);
   try {
     const onBytes = (bytes: number): void => {

@@ -22,6 +22,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The message that sends a thread an index. */
+function prepare(indexId: number, index: BlockIndex): ScanPrepare {
+  return { kind: 'prepare', indexId, index: initOf(index) };
+}
+
 /** Sends messages in turn to one real scan worker thread and returns the jobs' final replies. */
 async function inWorker(...jobs: (ScanJob | ScanPrepare)[]): Promise<ScanReply[]> {
   const thread = startPatcherWorker('scan-worker');
@@ -215,7 +220,7 @@ describe('scan worker', () => {
     await writeFile(seed, base);
     const index = await indexOf(target, { blockSize: 1024 });
     const board = firstTaken();
-    const [reply] = await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: board.buffer });
+    const [reply] = await inWorker(prepare(1, index), { kind: 'scan', id: 1, indexId: 1, seed, sections, board: board.buffer });
     expect(reply?.kind).toBe('done');
     if (reply?.kind !== 'done') return;
     expect(board.owner(1)).toBe(1);
@@ -226,7 +231,7 @@ describe('scan worker', () => {
     expect(found.length).toBeGreaterThan(100);
     for (const offset of found) expect(offset).toBeGreaterThanOrEqual(section.from);
     // Both sections: the first offset of each block, and the jumps of each section.
-    const [both] = await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: new SectionBoard(2).buffer });
+    const [both] = await inWorker(prepare(1, index), { kind: 'scan', id: 1, indexId: 1, seed, sections, board: new SectionBoard(2).buffer });
     if (both?.kind !== 'done') throw new Error(`expected done, got ${both?.kind}`);
     const first = await scanHere(index, seed, sections[0] as SeedSection);
     const merged = new Matches(index.count);
@@ -241,11 +246,11 @@ describe('scan worker', () => {
     const index = await indexOf(target, { blockSize: 1024 });
     const taken = firstTaken();
     taken.claim(0);
-    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: taken.buffer }))[0]?.kind).toBe('skipped');
+    expect((await inWorker(prepare(1, index), { kind: 'scan', id: 1, indexId: 1, seed, sections, board: taken.buffer }))[0]?.kind).toBe('skipped');
     const fast = new SectionBoard(2);
     fast.start();
     fast.advance(1e15);
-    expect((await inWorker({ kind: 'scan', id: 1, indexId: 1, index: initOf(index), seed, sections, board: fast.buffer }))[0]?.kind).toBe('skipped');
+    expect((await inWorker(prepare(1, index), { kind: 'scan', id: 1, indexId: 1, seed, sections, board: fast.buffer }))[0]?.kind).toBe('skipped');
     // Left open for the calling thread.
     expect(fast.claim(0)).toBe(0);
     expect(fast.claim(0)).toBe(1);
@@ -256,24 +261,10 @@ describe('scan worker', () => {
     await writeFile(seed, base);
     const first = await indexOf(target, { blockSize: 1024 });
     const second = await indexOf(base, { blockSize: 2048 });
-    const job = (indexId: number, index: BlockIndex | undefined): ScanJob => ({
-      kind: 'scan',
-      id: 1,
-      indexId,
-      ...(index === undefined ? {} : { index: initOf(index) }),
-      seed,
-      sections,
-      board: firstTaken().buffer,
-    });
-    // Sent once, then named only; then another index, sent ahead of its job; then one no longer kept.
-    const replies = await inWorker(
-      job(7, first),
-      job(7, undefined),
-      { kind: 'prepare', indexId: 8, index: initOf(second) },
-      job(8, undefined),
-      job(8, undefined),
-      job(7, undefined),
-    );
+    const job = (indexId: number): ScanJob => ({ kind: 'scan', id: 1, indexId, seed, sections, board: firstTaken().buffer });
+    // Sent, then sent again (the thread keeps its tables); then another index; then the first,
+    // no longer kept.
+    const replies = await inWorker(prepare(7, first), job(7), prepare(7, first), job(7), prepare(8, second), job(8), job(8), job(7));
     const [once, again, other, otherAgain, unknown] = replies;
     const here = asFound(await scanHere(first, seed, section), 1).offsetOf;
     for (const reply of [once, again]) {

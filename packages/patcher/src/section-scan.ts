@@ -164,14 +164,7 @@ export class ThreadFindings {
 
   /** Adds what section `section` found. */
   add(section: number, result: SectionResult): void {
-    const { seedOf, offsetOf } = result;
-    const mine = this.offsetOf;
-    for (let b = 0; b < mine.length; b++) {
-      if ((seedOf[b] as number) < 0) continue;
-      const at = offsetOf[b] as number;
-      const had = mine[b] as number;
-      if (had < 0 || at < had) mine[b] = at;
-    }
+    keepFirst(this.offsetOf, result.offsetOf, result.seedOf);
     this.#jumps.push(section, result.jumps.length);
     for (const v of result.jumps) this.#jumps.push(v);
     this.#sections++;
@@ -195,6 +188,20 @@ export class ThreadFindings {
       into[section] = jumps.subarray(i + 2, i + 2 + n);
       i += 2 + n;
     }
+  }
+}
+
+/**
+ * Keeps in `into`, per block, the smaller of its offset and the one in `offsetOf` (−1 in either:
+ * none; with `seedOf`, a block counts in `offsetOf` only where `seedOf` is 0 or more).
+ *
+ * @internal
+ */
+export function keepFirst(into: Float64Array, offsetOf: Float64Array, seedOf?: Int32Array): void {
+  for (let b = 0; b < into.length; b++) {
+    const at = seedOf === undefined || (seedOf[b] as number) >= 0 ? (offsetOf[b] as number) : -1;
+    const had = into[b] as number;
+    if (at >= 0 && (had < 0 || at < had)) into[b] = at;
   }
 }
 
