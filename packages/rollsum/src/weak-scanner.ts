@@ -91,7 +91,7 @@ export class WeakScanner {
     assertWindowSize(options.windowSize);
     this.windowSize = options.windowSize;
     this.#filter = options.filter;
-    this.#kernel = new ScanKernel(options.filter.words.byteLength, Math.max(64 * 1024, 2 * options.windowSize));
+    this.#kernel = new ScanKernel(options.filter.words.byteLength + options.filter.confirm.byteLength, Math.max(64 * 1024, 2 * options.windowSize));
   }
 
   /** Bytes fed so far. */
@@ -129,7 +129,7 @@ export class WeakScanner {
   /** Copies the filter's bitset into the kernel when it changed since the last copy. */
   #syncFilter(): void {
     if (this.#filter.version === this.#filterVersion) return;
-    this.#kernel.loadFilter(this.#filter.words);
+    this.#kernel.loadFilter(this.#filter.words, this.#filter.confirm);
     this.#filterVersion = this.#filter.version;
   }
 
