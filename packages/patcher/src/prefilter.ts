@@ -1,6 +1,9 @@
 import { filterBitsPerEntry, type BlockIndex, type WeakSumTable } from '@gosync/index';
 import { WeakScanner, WeakSumFilter } from '@gosync/rollsum';
 
+/** Adds to a filter the weak sums of the blocks still looked for (see BlockScan.addWantedSums). @internal */
+export type AddWantedSums = (filter: WeakSumFilter) => void;
+
 /**
  * The rolling scanner of one set of matches, with a prefilter kept to the weak sums still looked
  * for.
@@ -59,7 +62,7 @@ export class ScanPrefilter {
    * `found` (blocks found so far) grew by more than a sixty-fourth of the blocks since the last
    * build.
    */
-  scanner(wanted: (block: number) => boolean, found: number): WeakScanner {
+  scanner(wanted: AddWantedSums, found: number): WeakScanner {
     if (found - this.#foundAtBuild > Math.max(64, this.#index.count >>> 6)) this.#rebuild(wanted, found);
     if (this.#scanner === undefined) {
       this.#scanner = new WeakScanner({ windowSize: this.#index.blockSize, filter: this.#filter });
@@ -74,17 +77,15 @@ export class ScanPrefilter {
    * Counts a hit whose sum belongs only to blocks no longer `wanted`; after enough of them,
    * switches the scanner to a filter of the sums of the blocks still wanted.
    */
-  onStaleHit(wanted: (block: number) => boolean, found: number): void {
+  onStaleHit(wanted: AddWantedSums, found: number): void {
     if (++this.#hits < this.threshold) return;
     this.#rebuild(wanted, found);
     this.#scanner?.useFilter(this.#filter);
   }
 
-  #rebuild(wanted: (block: number) => boolean, found: number): void {
-    const index = this.#index;
-    const filter = new WeakSumFilter(index.count, { mask: this.#table.filter.mask, bitsPerEntry: filterBitsPerEntry(this.#table.size) });
-    const sums = index.weakSums;
-    for (let b = 0; b < index.count; b++) if (wanted(b)) filter.add(sums[b] as number);
+  #rebuild(wanted: AddWantedSums, found: number): void {
+    const filter = new WeakSumFilter(this.#index.count, { mask: this.#table.filter.mask, bitsPerEntry: filterBitsPerEntry(this.#table.size) });
+    wanted(filter);
     this.#filter = filter;
     this.#hits = 0;
     this.#foundAtBuild = found;

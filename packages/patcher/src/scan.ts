@@ -69,7 +69,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
   if (prefilter === undefined) {
     await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), scan, onHit);
   } else {
-    const scanner = prefilter.scanner(scan.wantedTest, matches.found);
+    const scanner = prefilter.scanner(scan.addWanted, matches.found);
     for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);
