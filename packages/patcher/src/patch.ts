@@ -132,7 +132,8 @@ async function scanSeeds(
   const ctx: ScanContext = {
     index,
     table,
-    // One scanner for the seeds and re-scans in turn, its filter kept to what is still wanted.
+    // One scanner for the seeds, sections and re-scans in turn, its filter kept to what is still
+    // wanted (restarted for each section, which starts with nothing found).
     prefilter: new ScanPrefilter(index, table),
     check,
     matches,

@@ -8,6 +8,7 @@ import { BlockScan } from './block-scan.js';
 import { Matches } from './matches.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks } from './scan.js';
+import { scanSection } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 import { applyEdits, arbEdit, indexOf, pseudoRandom } from './test-support.js';
 
@@ -112,5 +113,33 @@ describe('ScanPrefilter', () => {
     for (let b = 0; b < index.count; b++) if (scan.wantedInWindow(b)) slow.add(index.weakSums[b] as number);
     expect(Array.from(fast.words)).toEqual(Array.from(slow.words));
     expect(Array.from(fast.confirm)).toEqual(Array.from(slow.confirm));
+  });
+
+  it('restarts with the index filter, so that a section scanned after another finds what it finds alone', async () => {
+    // The seed holds the target twice: the second section finds every block the first found.
+    const target = pseudoRandom(64 * 50, 11);
+    const seed = new Uint8Array(2 * target.length);
+    seed.set(target);
+    seed.set(target, target.length);
+    const index = await indexOf(target, { blockSize: 64 });
+    const table = new WeakSumTable(index);
+    const check = await BlockCheck.create(index);
+    const reader = await SeedReader.open(seed, 0);
+    const first = { from: 0, to: target.length };
+    const second = { from: target.length, to: seed.length };
+    const alone = await scanSection({ index, table, check }, reader, second);
+    const shared = new ScanPrefilter(index, table, 1);
+    const before = await scanSection({ index, table, check, prefilter: shared }, reader, first);
+    expect(before.seedOf.every((s) => s === 0)).toBe(true);
+    // Rebuilt without the blocks the first section found: all of them.
+    shared.onStaleHit((filter) => {
+      for (let b = 0; b < index.count; b++) if ((before.seedOf[b] as number) < 0) filter.add(index.weakSums[b] as number);
+    }, index.count);
+    expect(shared.filter).not.toBe(table.filter);
+    const after = await scanSection({ index, table, check, prefilter: shared }, reader, second);
+    expect(shared.filter).toBe(table.filter);
+    expect(Array.from(after.seedOf)).toEqual(Array.from(alone.seedOf));
+    expect(Array.from(after.offsetOf)).toEqual(Array.from(alone.offsetOf));
+    expect(after.seedOf.every((s) => s === 0)).toBe(true);
   });
 });

@@ -74,6 +74,17 @@ export class ScanPrefilter {
   }
 
   /**
+   * Goes back to the index's filter, for a scan with new matches (nothing found yet): a thread
+   * of a parallel scan keeps one scanner for all the sections it scans (a scanner's memory holds
+   * the filter and a piece of the seed, 3.5 MB on the swc index).
+   */
+  restart(): void {
+    this.#filter = this.#table.filter;
+    this.#hits = 0;
+    this.#foundAtBuild = 0;
+  }
+
+  /**
    * Counts a hit whose sum belongs only to blocks no longer `wanted`; after enough of them,
    * switches the scanner to a filter of the sums of the blocks still wanted.
    */

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
+import { ScanPrefilter } from './prefilter.js';
 import type { SeedSection } from './scan.js';
 import { scanClaimed, scanSection, SectionBoard } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
@@ -44,6 +45,8 @@ interface Prepared {
   readonly index: BlockIndex;
   readonly table: WeakSumTable;
   readonly check: BlockCheck;
+  /** The thread's scanner, restarted for each section. */
+  readonly prefilter: ScanPrefilter;
 }
 
 /** The index of the last ScanPrepare, with its tables (being) built. */
@@ -54,7 +57,8 @@ function prepare(id: number, init: BlockIndexInit): void {
   if (last?.id === id) return;
   const ready = (async (): Promise<Prepared> => {
     const index = new BlockIndex(init);
-    return { index, table: new WeakSumTable(index), check: await BlockCheck.create(index) };
+    const table = new WeakSumTable(index);
+    return { index, table, check: await BlockCheck.create(index), prefilter: new ScanPrefilter(index, table) };
   })();
   // A failure is reported by the job that needs the tables.
   ready.catch(() => undefined);
@@ -91,7 +95,7 @@ if (port !== null) {
 }
 
 async function run(job: ScanJob): Promise<ScanReply> {
-  const { index, table, check } = await prepared(job.indexId);
+  const { index, table, check, prefilter } = await prepared(job.indexId);
   // Until its first claim, the calling thread may take every section; and one going fast
   // (near-identical data) is left to scan them all (see scanClaimed).
   const board = new SectionBoard(job.board);
@@ -100,7 +104,7 @@ async function run(job: ScanJob): Promise<ScanReply> {
     const onBytes = (bytes: number): void => {
       port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
     };
-    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes }, reader, section), job.sections, board, job.id, index.count);
+    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes, prefilter }, reader, section), job.sections, board, job.id, index.count);
     return found.sections === 0 ? { id: job.id, kind: 'skipped' } : { id: job.id, kind: 'done', offsetOf: found.offsetOf, jumps: found.jumps };
   } finally {
     await reader.close();

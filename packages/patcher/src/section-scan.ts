@@ -121,15 +121,12 @@ export interface SectionResult {
 /**
  * Scans one section of a seed with fresh matches, as if nothing had been found before it: its
  * result depends only on the section, the seed and the index, so a worker thread or the calling
- * thread may compute it and the parallel scan's result stays the same.
+ * thread may compute it and the parallel scan's result stays the same. The thread's scanner
+ * (`ctx.prefilter`) is restarted with the index's filter, which holds every block.
  *
  * @internal
  */
-export async function scanSection(
-  ctx: Omit<ScanContext, 'matches' | 'onJump' | 'prefilter'>,
-  reader: SeedReader,
-  section: SeedSection,
-): Promise<SectionResult> {
+export async function scanSection(ctx: Omit<ScanContext, 'matches' | 'onJump'>, reader: SeedReader, section: SeedSection): Promise<SectionResult> {
   const matches = new Matches(ctx.index.count);
   const jumps: number[] = [];
   const onJump = (from: number, to: number, blocks: readonly number[]): void => {
@@ -139,7 +136,8 @@ export async function scanSection(
     jumps.push(from, to, n);
     for (let k = 0; k < n; k++) jumps.push(blocks[k] as number);
   };
-  await scanBlocks({ ...ctx, matches, onJump, prefilter: undefined }, 0, reader, section);
+  ctx.prefilter?.restart();
+  await scanBlocks({ ...ctx, matches, onJump }, 0, reader, section);
   return { seedOf: matches.seedOf, offsetOf: matches.offsetOf, jumps: Float64Array.from(jumps) };
 }
 
