@@ -14,6 +14,15 @@ export class Matches {
     this.offsetOf = new Float64Array(count);
   }
 
+  /** Matches holding a copy of `seedOf` and `offsetOf` (as another Matches has them). */
+  static of(seedOf: Int32Array, offsetOf: Float64Array): Matches {
+    const matches = new Matches(seedOf.length);
+    matches.seedOf.set(seedOf);
+    matches.offsetOf.set(offsetOf);
+    for (const seed of seedOf) if (seed >= 0) matches.#found++;
+    return matches;
+  }
+
   /** Number of blocks found so far. */
   get found(): number {
     return this.#found;

@@ -3,8 +3,8 @@ import type { BlockIndex, BlockIndexInit } from '@gosync/index';
 import { PatcherError } from './errors.js';
 import type { Matches } from './matches.js';
 import type { SeedSection } from './scan.js';
-import type { ScanJob, ScanPrepare, ScanReply } from './scan-worker.js';
-import { keepFirst, scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
+import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
+import { forEachKnownJump, keepFirst, scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
 import { scanThreads } from './scan-threads.js';
 
 /** The index as a worker receives it (structured clone of its arrays). @internal */
@@ -61,7 +61,7 @@ export function prepareThreads(threads: readonly Worker[], index: BlockIndex): v
  * Runs one job on a thread: resolves with its answer (`done` or `skipped`), after which the
  * thread waits for the next job; rejects if it fails or exits.
  */
-function runJob(thread: Worker, job: ScanJob, seed: string, onBytes: ((bytes: number) => void) | undefined, signal: AbortSignal | undefined): Promise<ScanReply> {
+function runJob(thread: Worker, job: ScanJob | ScanRescan, seed: string, onBytes: ((bytes: number) => void) | undefined, signal: AbortSignal | undefined): Promise<ScanReply> {
   return new Promise<ScanReply>((resolve, reject) => {
     const where = `${seed} (thread ${job.id})`;
     const settle = (): void => {
@@ -107,8 +107,11 @@ function runJob(thread: Worker, job: ScanJob, seed: string, onBytes: ((bytes: nu
  * goes at 1 GB/s or more (near-identical data), the others leave the sections to it.
  *
  * Each section's result depends only on the section, so the merged result does not depend on
- * who scanned what: per block, the first section that found it (the smallest offset). Threads
- * whose job ended normally go back to the pool; the others (a failure, an abort) are terminated.
+ * who scanned what: per block, the first section that found it (the smallest offset). Then the
+ * windows the merge picks are looked at again (see mergeFindings), in shares (shareRescans): the
+ * first here (`rescan`), the others on threads from the pool (those that just scanned), each from
+ * what the sections found; their finds are recorded share by share. Threads whose job ended
+ * normally go back to the pool; the others (a failure, an abort) are terminated.
  *
  * @internal
  */
@@ -176,27 +179,103 @@ export async function scanInParallel(
     const owners = new Set<number>();
     for (let i = 0; i < sections.length; i++) owners.add(board.owner(i));
     await Promise.all([...owners].filter((t) => t > 0).map((t) => jobs[t] as Promise<void>));
+    const windows = mergeFindings(found, sections, seedId, matches);
+    const shares = shareRescans(windows, Math.min(workers, sections.length));
+    const again: SeedSection[] = [];
+    // The other shares go to threads (those that just scanned, back from the pool), before this
+    // thread adds to the matches: each share starts from what the sections found.
+    const elsewhere = shares.slice(1).map(async (share, k) => {
+      const thread = scanThreads.takeOne();
+      busy.add(thread);
+      prepareThreads([thread], index);
+      const job: ScanRescan = { kind: 'rescan', id: k + 1, indexId, seed, seedId, seedOf: matches.seedOf, offsetOf: matches.offsetOf, windows: windowsOf(share) };
+      try {
+        const reply = await runJob(thread, job, seed, undefined, options.signal);
+        busy.delete(thread);
+        scanThreads.give(thread);
+        return reply.kind === 'rescanned' ? reply : { found: new Float64Array(), jumps: new Float64Array() };
+      } catch (error) {
+        void thread.terminate();
+        throw error;
+      }
+    });
+    for (const share of elsewhere) share.catch(() => undefined);
+    for (const window of shares[0] ?? []) await rescan(window);
+    // Recorded share by share, in order (a block two shares found: the first share's, the
+    // smaller offset: shares are in seed order).
+    const others = await Promise.all(elsewhere);
+    for (const { found: share } of others) {
+      for (let i = 0; i + 1 < share.length; i += 2) matches.record(share[i] as number, seedId, share[i + 1] as number);
+    }
+    // A share did not know what the shares before it found: where it matched such a block and
+    // jumped (its match at `from` − 1), look again here, as for the sections.
+    for (const { jumps } of others) forEachKnownJump(jumps, matches, seedId, (from) => from - 1, (w) => again.push(w));
+    for (const window of again) await rescan(window);
     ok = true;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     if (!ok) await Promise.all([...busy].map((t) => t.terminate()));
   }
-  await mergeFindings(found, sections, seedId, matches, rescan);
 }
 
 /**
- * Records, per block, the first section that found it (the smallest offset of any thread), then
- * looks again where a section matched a block an earlier one had found.
+ * Re-scans of a parallel scan shorter than this in all stay on the calling thread: a thread's
+ * share costs a few milliseconds before it starts (the matches sent, its filter rebuilt).
+ */
+const SHARED_RESCANS_FROM = 2 << 20;
+
+/**
+ * Deals the windows to look at again into at most `threads` shares of consecutive windows and
+ * about equal bytes (the first share is the calling thread's), or one share when they are few
+ * (SHARED_RESCANS_FROM). Depends only on its arguments: each share starts from what the sections
+ * found and adds what it finds, so the result does not depend on timing.
  *
  * @internal
  */
-export async function mergeFindings(
+export function shareRescans(windows: readonly SeedSection[], threads: number): SeedSection[][] {
+  const total = windows.reduce((n, w) => n + (w.to - w.from), 0);
+  const count = total < SHARED_RESCANS_FROM ? 1 : Math.max(1, Math.min(threads, windows.length));
+  const shares: SeedSection[][] = [[]];
+  let done = 0;
+  for (const window of windows) {
+    const length = window.to - window.from;
+    // A window goes to the next share when its middle is past this share's part of the bytes.
+    if (shares.length < count && done + length / 2 > (shares.length * total) / count && (shares.at(-1) as SeedSection[]).length > 0) shares.push([]);
+    (shares.at(-1) as SeedSection[]).push(window);
+    done += length;
+  }
+  return shares;
+}
+
+function windowsOf(share: readonly SeedSection[]): Float64Array {
+  const out = new Float64Array(2 * share.length);
+  for (const [i, w] of share.entries()) {
+    out[2 * i] = w.from;
+    out[2 * i + 1] = w.to;
+  }
+  return out;
+}
+
+/**
+ * Records, per block, the first section that found it (the smallest offset of any thread), and
+ * returns the windows to look at again: those of every jump that matched a block an earlier
+ * section also found, in order.
+ *
+ * A section's thread did not know what earlier sections found: where it matched a block at its
+ * second copy and jumped, one thread would have rolled on (the block was known) and could have
+ * found a block overlapping it. Looking again at those windows with what the sections found
+ * finds at least what one thread finds there (on the 557 MB pair, one section per thread: 65.88
+ * MB reused against 64.41 MB without it; one thread 65.86 MB), and the result does not depend on
+ * timing.
+ *
+ * @internal
+ */
+export function mergeFindings(
   found: readonly ({ readonly offsetOf: Float64Array; readonly jumps: Float64Array } | undefined)[],
   sections: readonly SeedSection[],
   seedId: number,
   matches: Matches,
-  rescan: (section: SeedSection) => Promise<void>,
-): Promise<void> {
+): SeedSection[] {
   const first = new Float64Array(matches.seedOf.length).fill(-1);
   const jumpsOf: Float64Array[] = [];
   for (const f of found) {
@@ -205,24 +284,10 @@ export async function mergeFindings(
     ThreadFindings.jumpsBySection(f.jumps, jumpsOf);
   }
   for (let b = 0; b < first.length; b++) if ((first[b] as number) >= 0) matches.record(b, seedId, first[b] as number);
-  // A section's thread did not know what earlier sections found: where it matched a block at
-  // its second copy and jumped, one thread would have rolled on (the block was known) and could
-  // have found a block overlapping it. Look again at the windows of every jump that matched a
-  // block some earlier section also found, in order, with everything found so far: windows are
-  // only added to, so this finds at least what one thread finds there (on the 557 MB pair, with
-  // one section per thread: 65.88 MB reused against 64.41 MB without it; one thread 65.86 MB),
-  // and the result still does not depend on timing.
+  const windows: SeedSection[] = [];
   for (const [k, section] of sections.entries()) {
     const jumps = jumpsOf[k];
-    if (jumps === undefined) continue;
-    for (let j = 0; j + 2 < jumps.length; j += 3 + (jumps[j + 2] as number)) {
-      const n = jumps[j + 2] as number;
-      let known = false;
-      for (let q = 0; q < n && !known; q++) {
-        const block = jumps[j + 3 + q] as number;
-        known = (matches.seedOf[block] as number) === seedId && (matches.offsetOf[block] as number) < section.from;
-      }
-      if (known) await rescan({ from: jumps[j] as number, to: jumps[j + 1] as number });
-    }
+    if (jumps !== undefined) forEachKnownJump(jumps, matches, seedId, () => section.from, (w) => windows.push(w));
   }
+  return windows;
 }

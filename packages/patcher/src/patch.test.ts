@@ -371,6 +371,27 @@ describe('parallel scan', () => {
     }
   });
 
+  it('finds the overlapping blocks when the windows to look at again are many and shared among threads', async () => {
+    // As above, 600 times: more than 2 MiB of windows to look at again, dealt to two threads.
+    const w = 4096;
+    const pairs = Array.from({ length: 600 }, (_, i) => ({ a: pseudoRandom(w, 1000 + i), b: pseudoRandom(w, 5000 + i) }));
+    const target = Buffer.concat(pairs.flatMap(({ a, b }) => [a, Buffer.concat([a.subarray(1000), b.subarray(0, 1000)])]));
+    const seed = Buffer.concat([
+      pseudoRandom(10_000, 21),
+      ...pairs.map(({ a }) => a),
+      pseudoRandom(3_000_000, 22),
+      ...pairs.flatMap(({ a, b }) => [a, b]),
+      pseudoRandom(100_000, 23),
+    ]);
+    const seedPath = join(dir, 'overlaps.seed');
+    await writeFile(seedPath, seed);
+    const index = await indexOf(target, { ...gosync, blockSize: w });
+    for (const workers of [1, 2]) {
+      const plan = await planPatch(index, { seeds: [seedPath], workers });
+      expect(plan.fetchBytes, `${workers} thread(s)`).toBe(0);
+    }
+  }, 60_000);
+
   it('gives the same output with 1, 2 and 3 worker threads, and finds what one thread finds', async () => {
     // Larger than the 4 MiB read pieces, so matches also run across piece boundaries.
     const base = pseudoRandom(9_000_000, 3);

@@ -6,9 +6,9 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCheck } from './block-check.js';
 import { Matches } from './matches.js';
-import { initOf, mergeFindings } from './parallel-scan.js';
-import type { SeedSection } from './scan.js';
-import type { ScanJob, ScanPrepare, ScanReply } from './scan-worker.js';
+import { initOf, mergeFindings, shareRescans } from './parallel-scan.js';
+import { scanBlocks, type SeedSection } from './scan.js';
+import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
 import { scanSection, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 import { applyEdits, indexOf, pseudoRandom, text } from './test-support.js';
@@ -28,7 +28,7 @@ function prepare(indexId: number, index: BlockIndex): ScanPrepare {
 }
 
 /** Sends messages in turn to one real scan worker thread and returns the jobs' final replies. */
-async function inWorker(...jobs: (ScanJob | ScanPrepare)[]): Promise<ScanReply[]> {
+async function inWorker(...jobs: (ScanJob | ScanPrepare | ScanRescan)[]): Promise<ScanReply[]> {
   const thread = startPatcherWorker('scan-worker');
   try {
     const replies: ScanReply[] = [];
@@ -164,7 +164,7 @@ describe('mergeFindings', () => {
       return { count, sections, results, owner, threads };
     });
 
-  test.prop([arbCase])('records what the sections found in order, whoever scanned them', async ({ count, sections, results, owner, threads }) => {
+  test.prop([arbCase])('records what the sections found in order, whoever scanned them, and picks the windows to look at again', ({ count, sections, results, owner, threads }) => {
     const expected = new Matches(count);
     // Seed 0 was scanned before: what it holds stays.
     expected.record(0, 0, 12345);
@@ -174,11 +174,7 @@ describe('mergeFindings', () => {
     for (let k = sections.length - 1; k >= 0; k--) found[owner[k] as number]?.add(k, results[k] as SectionResult);
     const merged = new Matches(count);
     merged.record(0, 0, 12345);
-    const rescans: SeedSection[] = [];
-    await mergeFindings(found.map((f) => ({ offsetOf: f.offsetOf, jumps: f.jumps })), sections, 1, merged, (s) => {
-      rescans.push(s);
-      return Promise.resolve();
-    });
+    const rescans = mergeFindings(found.map((f) => ({ offsetOf: f.offsetOf, jumps: f.jumps })), sections, 1, merged);
     expect(Array.from(merged.seedOf)).toEqual(Array.from(expected.seedOf));
     expect(Array.from(merged.offsetOf)).toEqual(Array.from(expected.offsetOf));
     // Looked again exactly at the jumps of blocks an earlier section found, in section order.
@@ -192,6 +188,33 @@ describe('mergeFindings', () => {
       }
     }
     expect(rescans).toEqual(expectedRescans);
+  });
+});
+
+describe('shareRescans', () => {
+  const arbWindows = fc.array(fc.integer({ min: 1, max: 1 << 21 }), { maxLength: 40 }).map((lengths) => {
+    let at = 0;
+    return lengths.map((n) => {
+      const w = { from: at + 7, to: at + 7 + n };
+      at = w.to;
+      return w;
+    });
+  });
+
+  test.prop([arbWindows, fc.integer({ min: 1, max: 5 })])('deals consecutive windows into shares of about equal bytes, few windows to one', (windows, threads) => {
+    const shares = shareRescans(windows, threads);
+    const bytes = (list: readonly SeedSection[]): number => list.reduce((n, w) => n + (w.to - w.from), 0);
+    const total = bytes(windows);
+    // All of them, in order, the calling thread's share first.
+    expect(shares.flat()).toEqual(windows);
+    expect(shares[0]).toBeDefined();
+    for (const share of shares.slice(1)) expect(share.length).toBeGreaterThan(0);
+    if (total < 2 << 20) expect(shares).toHaveLength(1);
+    else expect(shares.length).toBeLessThanOrEqual(Math.min(threads, windows.length));
+    // Each share at most its part of the bytes plus one window.
+    const largest = Math.max(0, ...windows.map((w) => w.to - w.from));
+    for (const share of shares) expect(bytes(share)).toBeLessThanOrEqual(total / shares.length + largest);
+    expect(shareRescans(windows, threads)).toEqual(shares);
   });
 });
 
@@ -277,5 +300,35 @@ describe('scan worker', () => {
       if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(hereOther);
     }
     expect(unknown).toMatchObject({ kind: 'error', message: expect.stringContaining('index 7 was not sent') as unknown });
+  }, 30_000);
+
+  it('looks again at a share of windows as the calling thread would, from what the sections found', async () => {
+    const seed = join(dir, 'rescan.seed');
+    await writeFile(seed, base);
+    const index = await indexOf(target, { blockSize: 1024 });
+    // What the sections found: the first section's blocks only; seed 0 is another seed.
+    const known = new Matches(index.count);
+    known.record(0, 0, 999);
+    const first = await scanHere(index, seed, sections[0] as SeedSection);
+    for (let b = 0; b < index.count; b++) if ((first.seedOf[b] as number) >= 0) known.record(b, 1, first.offsetOf[b] as number);
+    const windows = [
+      { from: 220_000, to: 260_000 },
+      { from: 480_000, to: 560_000 },
+    ];
+    const here = Matches.of(known.seedOf, known.offsetOf);
+    const reader = await SeedReader.open(seed, 1);
+    try {
+      const ctx = { index, table: new WeakSumTable(index), check: await BlockCheck.create(index), matches: here };
+      for (const w of windows) await scanBlocks(ctx, 1, reader, w);
+    } finally {
+      await reader.close();
+    }
+    const job: ScanRescan = { kind: 'rescan', id: 1, indexId: 3, seed, seedId: 1, seedOf: known.seedOf, offsetOf: known.offsetOf, windows: Float64Array.from([220_000, 260_000, 480_000, 560_000]) };
+    const [reply] = await inWorker(prepare(3, index), job);
+    if (reply?.kind !== 'rescanned') throw new Error(`expected rescanned, got ${reply?.kind}`);
+    const expected: number[] = [];
+    for (let b = 0; b < index.count; b++) if (!known.has(b) && here.has(b)) expected.push(b, here.offsetOf[b] as number);
+    expect(expected.length).toBeGreaterThan(20);
+    expect(Array.from(reply.found)).toEqual(expected);
   }, 30_000);
 });

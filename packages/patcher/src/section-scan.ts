@@ -128,17 +128,52 @@ export interface SectionResult {
  */
 export async function scanSection(ctx: Omit<ScanContext, 'matches' | 'onJump'>, reader: SeedReader, section: SeedSection): Promise<SectionResult> {
   const matches = new Matches(ctx.index.count);
-  const jumps: number[] = [];
-  const onJump = (from: number, to: number, blocks: readonly number[]): void => {
-    // At most 64 blocks a jump: enough to tell a chain of known blocks (no spread of a list
-    // that can be a million long).
-    const n = Math.min(64, blocks.length);
-    jumps.push(from, to, n);
-    for (let k = 0; k < n; k++) jumps.push(blocks[k] as number);
-  };
+  const jumps = new JumpLog();
   ctx.prefilter?.restart();
-  await scanBlocks({ ...ctx, matches, onJump }, 0, reader, section);
-  return { seedOf: matches.seedOf, offsetOf: matches.offsetOf, jumps: Float64Array.from(jumps) };
+  await scanBlocks({ ...ctx, matches, onJump: jumps.onJump }, 0, reader, section);
+  return { seedOf: matches.seedOf, offsetOf: matches.offsetOf, jumps: jumps.array() };
+}
+
+/**
+ * The jumps of a scan after new matches (ScanContext.onJump): from, to, n, then n blocks found
+ * (at most 64), per jump: enough to tell a chain of known blocks (no spread of a list that can be
+ * a million long). See {@link forEachKnownJump}.
+ *
+ * @internal
+ */
+export class JumpLog {
+  readonly #jumps: number[] = [];
+
+  readonly onJump = (from: number, to: number, blocks: readonly number[]): void => {
+    const n = Math.min(64, blocks.length);
+    this.#jumps.push(from, to, n);
+    for (let k = 0; k < n; k++) this.#jumps.push(blocks[k] as number);
+  };
+
+  array(): Float64Array {
+    return Float64Array.from(this.#jumps);
+  }
+}
+
+/**
+ * Calls `window` for each jump of `jumps` (as {@link JumpLog} writes them) over a block that
+ * `matches` has in seed `seedId` at an offset before `before(from)`: where one thread, knowing
+ * it, would have rolled on.
+ *
+ * @internal
+ */
+export function forEachKnownJump(jumps: Float64Array, matches: Matches, seedId: number, before: (from: number) => number, window: (w: SeedSection) => void): void {
+  for (let j = 0; j + 2 < jumps.length; j += 3 + (jumps[j + 2] as number)) {
+    const n = jumps[j + 2] as number;
+    const from = jumps[j] as number;
+    const limit = before(from);
+    let known = false;
+    for (let q = 0; q < n && !known; q++) {
+      const block = jumps[j + 3 + q] as number;
+      known = (matches.seedOf[block] as number) === seedId && (matches.offsetOf[block] as number) < limit;
+    }
+    if (known) window({ from, to: jumps[j + 1] as number });
+  }
 }
 
 /**
