@@ -181,7 +181,6 @@ export async function scanInParallel(
     await Promise.all([...owners].filter((t) => t > 0).map((t) => jobs[t] as Promise<void>));
     const windows = mergeFindings(found, sections, seedId, matches);
     const shares = shareRescans(windows, Math.min(workers, sections.length));
-    const again: SeedSection[] = [];
     // The other shares go to threads (those that just scanned, back from the pool), before this
     // thread adds to the matches: each share starts from what the sections found.
     const elsewhere = shares.slice(1).map(async (share, k) => {
@@ -201,16 +200,7 @@ export async function scanInParallel(
     });
     for (const share of elsewhere) share.catch(() => undefined);
     for (const window of shares[0] ?? []) await rescan(window);
-    // Recorded share by share, in order (a block two shares found: the first share's, the
-    // smaller offset: shares are in seed order).
-    const others = await Promise.all(elsewhere);
-    for (const { found: share } of others) {
-      for (let i = 0; i + 1 < share.length; i += 2) matches.record(share[i] as number, seedId, share[i + 1] as number);
-    }
-    // A share did not know what the shares before it found: where it matched such a block and
-    // jumped (its match at `from` − 1), look again here, as for the sections.
-    for (const { jumps } of others) forEachKnownJump(jumps, matches, seedId, (from) => from - 1, (w) => again.push(w));
-    for (const window of again) await rescan(window);
+    for (const window of recordShares(await Promise.all(elsewhere), seedId, matches)) await rescan(window);
     ok = true;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
@@ -245,6 +235,28 @@ export function shareRescans(windows: readonly SeedSection[], threads: number): 
     done += length;
   }
   return shares;
+}
+
+/**
+ * Records what the shares after the first found (the first one's finds are in `matches`
+ * already), share by share, in order: a block two shares found keeps the first share's offset,
+ * the smaller one (shares are in seed order). Returns the windows to look at again: a share did
+ * not know what the shares before it found, so where it matched such a block and jumped (its
+ * match at `from` − 1), one thread would have rolled on, as for the sections (mergeFindings).
+ *
+ * @internal
+ */
+export function recordShares(
+  shares: readonly { readonly found: Float64Array; readonly jumps: Float64Array }[],
+  seedId: number,
+  matches: Matches,
+): SeedSection[] {
+  for (const { found } of shares) {
+    for (let i = 0; i + 1 < found.length; i += 2) matches.record(found[i] as number, seedId, found[i + 1] as number);
+  }
+  const again: SeedSection[] = [];
+  for (const { jumps } of shares) forEachKnownJump(jumps, matches, seedId, (from) => from - 1, (w) => again.push(w));
+  return again;
 }
 
 function windowsOf(share: readonly SeedSection[]): Float64Array {

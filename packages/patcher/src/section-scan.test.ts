@@ -6,7 +6,7 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCheck } from './block-check.js';
 import { Matches } from './matches.js';
-import { initOf, mergeFindings, shareRescans } from './parallel-scan.js';
+import { initOf, mergeFindings, recordShares, shareRescans } from './parallel-scan.js';
 import { scanBlocks, type SeedSection } from './scan.js';
 import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
 import { scanSection, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
@@ -215,6 +215,58 @@ describe('shareRescans', () => {
     const largest = Math.max(0, ...windows.map((w) => w.to - w.from));
     for (const share of shares) expect(bytes(share)).toBeLessThanOrEqual(total / shares.length + largest);
     expect(shareRescans(windows, threads)).toEqual(shares);
+  });
+});
+
+describe('recordShares', () => {
+  // Shares in seed order, each finding blocks at offsets inside its own stretch, with a jump
+  // after each block it found: the first share's finds are already in the matches.
+  const arbShares = fc.record({ count: fc.integer({ min: 1, max: 30 }), shares: fc.integer({ min: 1, max: 4 }), seed: fc.integer() }).map(({ count, shares, seed }) => {
+    const random = pseudoRandom(count * shares * 3 + 8, seed);
+    let r = 0;
+    const next = (): number => random[r++ % random.length] as number;
+    return {
+      count,
+      shares: Array.from({ length: shares }, (_, s) => {
+        const found: number[] = [];
+        const jumps: number[] = [];
+        for (let b = 0; b < count; b++) {
+          if (next() % 3 !== 0) continue;
+          const at = 1000 * s + (next() % 1000);
+          found.push(b, at);
+          jumps.push(at + 1, at + 50, 1, b);
+        }
+        return { found: Float64Array.from(found), jumps: Float64Array.from(jumps) };
+      }),
+    };
+  });
+
+  test.prop([arbShares])('records the shares in order and looks again where a share jumped over an earlier one’s block', ({ count, shares }) => {
+    const matches = new Matches(count);
+    // Another seed's block stays.
+    matches.record(0, 0, 5);
+    const [first, ...rest] = shares;
+    for (let i = 0; i + 1 < (first?.found.length ?? 0); i += 2) matches.record(first?.found[i] as number, 1, first?.found[i + 1] as number);
+    const again = recordShares(rest, 1, matches);
+    const expected = new Matches(count);
+    expected.record(0, 0, 5);
+    const firstShareOf = new Map<number, number>();
+    for (const [s, share] of shares.entries()) {
+      for (let i = 0; i + 1 < share.found.length; i += 2) {
+        if (expected.record(share.found[i] as number, 1, share.found[i + 1] as number)) firstShareOf.set(share.found[i] as number, s);
+      }
+    }
+    expect(Array.from(matches.seedOf)).toEqual(Array.from(expected.seedOf));
+    expect(Array.from(matches.offsetOf)).toEqual(Array.from(expected.offsetOf));
+    // Exactly the jumps, after the first share, over a block an earlier share found.
+    const expectedAgain: SeedSection[] = [];
+    for (const [s, share] of rest.entries()) {
+      for (let j = 0; j < share.jumps.length; j += 4) {
+        const block = share.jumps[j + 3] as number;
+        if ((firstShareOf.get(block) ?? Infinity) < s + 1) expectedAgain.push({ from: share.jumps[j] as number, to: share.jumps[j + 1] as number });
+      }
+    }
+    expect(again).toEqual(expectedAgain);
   });
 });
 
