@@ -5,7 +5,7 @@ import type { BlockCheck } from './block-check.js';
 import { BlockScan } from './block-scan.js';
 import type { Matches } from './matches.js';
 import { ScanPrefilter } from './prefilter.js';
-import type { SeedReader } from './seed-reader.js';
+import { PIECE, type SeedReader } from './seed-reader.js';
 
 /** The windows starting in `[from, to)` of a seed: one worker's share. @internal */
 export interface SeedSection {
@@ -70,7 +70,8 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), scan, onHit);
   } else {
     const scanner = prefilter.scanner(scan.addWanted, matches.found);
-    for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
+    // Read straight into the scanner's memory: no copy of each piece into it.
+    for await (const piece of reader.pieces(ctx.signal, from, readTo, scanner.inputBuffers(PIECE))) {
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);
     }

@@ -64,9 +64,10 @@ export class SeedReader {
   /**
    * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to {@link PIECE} bytes (2 MiB).
    * For files, the next piece is read while the caller works on this one, into the other of two
-   * reused buffers: a piece stays valid until the caller asks for the one after it.
+   * reused buffers (`into`, of at least PIECE bytes or what is read, else new ones): a piece
+   * stays valid until the caller asks for the one after it.
    */
-  async *pieces(signal?: AbortSignal, from = 0, to: number = this.length): AsyncIterable<Uint8Array> {
+  async *pieces(signal?: AbortSignal, from = 0, to: number = this.length, into?: readonly [Uint8Array, Uint8Array]): AsyncIterable<Uint8Array> {
     const end = Math.min(to, this.length);
     if (this.#bytes !== undefined) {
       for (let offset = from; offset < end; offset += PIECE) {
@@ -76,7 +77,8 @@ export class SeedReader {
       return;
     }
     if (from >= end) return;
-    const buffers = [new Uint8Array(Math.min(PIECE, end - from)), new Uint8Array(Math.min(PIECE, end - from))] as const;
+    const size = Math.min(PIECE, end - from);
+    const buffers = into !== undefined && into[0].length >= size && into[1].length >= size ? into : ([new Uint8Array(size), new Uint8Array(size)] as const);
     const readAt = (offset: number, i: number): Promise<Uint8Array> => {
       const read = this.read(offset, Math.min(PIECE, end - offset), buffers[i & 1]);
       // Handled here too, so that a failure while the caller is busy is not an unhandled

@@ -294,13 +294,14 @@ export class ScanKernel {
   }
 
   /**
-   * Scans `[0, n)` of the buffer from the state: true at a window that passes the filter (the
-   * state holds it), false when the buffer is used up. A window that passes only the filter's
-   * first stage comes back from the kernel (2), which is called again from the next window.
+   * Scans `[from, from + n)` of the buffer from the state (whose window offset counts from
+   * `from`): true at a window that passes the filter (the state holds it), false when the
+   * buffer is used up. A window that passes only the filter's first stage comes back from the
+   * kernel (2), which is called again from the next window.
    */
-  scan(n: number, windowSize: number, amask: number, shift: number): boolean {
+  scan(from: number, n: number, windowSize: number, amask: number, shift: number): boolean {
     let result: number;
-    while ((result = this.#scan(this.#dataAt, n, windowSize, amask, shift)) === 2);
+    while ((result = this.#scan(this.#dataAt + from, n, windowSize, amask, shift)) === 2);
     return result === 1;
   }
 }

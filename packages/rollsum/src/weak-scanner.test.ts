@@ -8,6 +8,7 @@ import { randomBytes } from './test-random.js';
 import { zsyncRsumMask } from './zsync-rsum.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const pseudo = (length: number): Uint8Array => randomBytes(length, 99);
 
 interface Hit {
   offset: number;
@@ -38,19 +39,34 @@ function naiveScan(
   return hits;
 }
 
+/**
+ * Scans `data` cut at `cuts`; with `inputs`, each piece is first put in the scanner's input
+ * buffers (in turn, as a reader fills one while the other is scanned) and scanned there.
+ */
 function scanInPieces(
   data: Uint8Array,
   w: number,
   filter: WeakSumFilter,
   cuts: readonly number[],
   jump: (offset: number) => number,
+  inputs = false,
 ): Hit[] {
   const scanner = new WeakScanner({ windowSize: w, filter });
   const hits: Hit[] = [];
   const points = [...new Set(cuts.map((c) => Math.min(c, data.length)))].sort((x, y) => x - y);
+  const longest = Math.max(1, ...[...points, data.length].map((c, i) => c - (i === 0 ? 0 : (points[i - 1] as number))));
+  const buffers = inputs ? scanner.inputBuffers(longest) : undefined;
   let prev = 0;
-  for (const c of [...points, data.length]) {
-    scanner.update(data.subarray(prev, c), (offset, sum, buffer, index, end) => {
+  for (const [i, c] of [...points, data.length].entries()) {
+    let piece = data.subarray(prev, c);
+    if (buffers !== undefined) {
+      const into = buffers[i % 2] as Uint8Array;
+      into.set(piece);
+      // What was there before is the reader's business: spoil the rest.
+      into.fill(0xee, piece.length);
+      piece = into.subarray(0, piece.length);
+    }
+    scanner.update(piece, (offset, sum, buffer, index, end) => {
       expect(bytesEqual(buffer.subarray(index, index + w), data.subarray(offset, offset + w))).toBe(true);
       // Everything fed so far from the window on is available.
       expect(bytesEqual(buffer.subarray(index, end), data.subarray(offset, c))).toBe(true);
@@ -244,9 +260,38 @@ describe('WeakScanner', () => {
       const filter = WeakSumFilter.from(sums, { mask, bitsPerEntry: 4 });
       const jump = (offset: number): number =>
         jumpKind === 0 ? 0 : jumpKind === 1 ? w : offset % 3 === 0 ? w + (offset % 5) : 0;
-      expect(scanInPieces(data, w, filter, cuts, jump)).toEqual(naiveScan(data, w, filter, jump));
+      const naive = naiveScan(data, w, filter, jump);
+      expect(scanInPieces(data, w, filter, cuts, jump)).toEqual(naive);
+      expect(scanInPieces(data, w, filter, cuts, jump, true)).toEqual(naive);
     },
   );
+
+  it('scans chunks in its input buffers where they are, and copies others in', () => {
+    const data = pseudo(300_000);
+    const w = 64;
+    const filter = WeakSumFilter.from([0, 100, 5000, 250_000].map((o) => weakSum(data.subarray(o, o + w))));
+    const scanner = new WeakScanner({ windowSize: w, filter });
+    const [a, b] = scanner.inputBuffers(100_000);
+    expect(a.length).toBe(100_000);
+    expect(b.length).toBe(100_000);
+    expect(a.buffer).toBe(b.buffer);
+    // The same buffers again for the same or a smaller length.
+    expect(scanner.inputBuffers(50_000)[1].byteOffset).toBe(b.byteOffset);
+    const hits: number[] = [];
+    const onHit: WeakScanHit = (offset, _sum, buffer, index) => {
+      expect(bytesEqual(buffer.subarray(index, index + w), data.subarray(offset, offset + w))).toBe(true);
+      hits.push(offset);
+    };
+    a.set(data.subarray(0, 100_000));
+    scanner.update(a, onHit);
+    // A chunk from elsewhere between two in the buffers.
+    scanner.update(data.subarray(100_000, 200_000), onHit);
+    b.set(data.subarray(200_000, 300_000));
+    scanner.update(b, onHit);
+    expect(hits).toEqual([0, 100, 5000, 250_000]);
+    expect(() => scanner.inputBuffers(0)).toThrow(/inputBuffers/);
+    expect(() => scanner.inputBuffers(17 << 20)).toThrow(/inputBuffers/);
+  });
 });
 
 describe('WeakSumFilter', () => {
