@@ -36,9 +36,12 @@ function watchTake(): { readonly threads: Worker[]; mockRestore: () => void } {
   return { threads, mockRestore: () => { spy.mockRestore(); } };
 }
 
-/** Waits for the shared pool's threads to be back (a section the calling thread took is answered late), and ends them. */
+/**
+ * Waits for the shared pool's threads to be back (a thread that claimed no section answers when
+ * it gets there: a new one may take seconds on a loaded CI machine), and ends them.
+ */
 async function settled(): Promise<void> {
-  await vi.waitFor(() => { expect(scanThreads.lent).toBe(0); });
+  await vi.waitFor(() => { expect(scanThreads.lent).toBe(0); }, { timeout: 15_000 });
   await scanThreads.end();
 }
 

@@ -70,8 +70,10 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     await scanPairs(ctx, reader, from, readTo, pairFilterOf(index), scan, onHit);
   } else {
     const scanner = prefilter.scanner(scan.addWanted, matches.found);
-    // Read straight into the scanner's memory: no copy of each piece into it.
-    for await (const piece of reader.pieces(ctx.signal, from, readTo, scanner.inputBuffers(PIECE))) {
+    // Read straight into the scanner's memory (no copy of each piece into it), into buffers no
+    // larger than the stretch: a small seed or re-scan window does not grow the memory by 4 MiB.
+    const inputs = scanner.inputBuffers(Math.min(PIECE, Math.max(1, Math.min(readTo, reader.length) - from)));
+    for await (const piece of reader.pieces(ctx.signal, from, readTo, inputs)) {
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);
     }
