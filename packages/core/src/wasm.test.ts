@@ -20,12 +20,14 @@ import {
   mul,
   mul64,
   ret,
+  rotl,
   set,
   shrU64,
   store,
   sub,
   wasmModule,
   wrap,
+  xor,
   xor64,
   type WasmExports,
 } from './wasm.js';
@@ -71,6 +73,12 @@ describe('wasmModule', () => {
     expect(BigInt.asUintN(64, (exports.full as (a: bigint, b: bigint) => bigint)(0x9e3779b185ebca87n - 2n ** 64n, 12345n))).toBe(mix(0x9e3779b185ebca87n, 12345n));
     expect((exports.low as (a: number, b: number) => number)(0xffffffff, 3) >>> 0).toBe(Number(mix(0xffffffffn, 3n) & 0xffffffffn));
     expect('mix' in exports).toBe(false);
+  });
+
+  test.prop([fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.nat({ max: 40 })])('xors and rotates 32-bit words as JavaScript does', (a, b, n) => {
+    const exports = instantiate(wasmModule([{ name: 'f', params: ['i32', 'i32', 'i32'], result: 'i32', body: [ret(xor(get(0), rotl(get(1), get(2))))] }], 1));
+    const rotated = ((b << (n & 31)) | (b >>> ((32 - (n & 31)) & 31))) >>> 0;
+    expect((exports.f as (a: number, b: number, n: number) => number)(a, b, n) >>> 0).toBe((a ^ rotated) >>> 0);
   });
 
   it('runs loops, branches, loads and stores over its memory', () => {

@@ -114,10 +114,14 @@ export const mul: Binary = binary(0x6c);
 export const and: Binary = binary(0x71);
 /** `i32.or`. */
 export const or: Binary = binary(0x72);
+/** `i32.xor`. */
+export const xor: Binary = binary(0x73);
 /** `i32.shl` (the count taken mod 32). */
 export const shl: Binary = binary(0x74);
 /** `i32.shr_u` (the count taken mod 32). */
 export const shrU: Binary = binary(0x76);
+/** `i32.rotl` (the count taken mod 32). */
+export const rotl: Binary = binary(0x77);
 /** `i32.ne`. */
 export const ne: Binary = binary(0x47);
 /** `i32.lt_u`. */

@@ -3,6 +3,7 @@ import { createStrongHasher, filterBitsPerEntry, type BlockIndex, type WeakSumTa
 import { Chunker, WeakSumFilter, rollingSums, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import { BlockScan } from './block-scan.js';
+import { PairKernel } from './pair-kernel.js';
 import type { Matches } from './matches.js';
 import { ScanPrefilter } from './prefilter.js';
 import { PIECE, type SeedReader } from './seed-reader.js';
@@ -154,28 +155,8 @@ function pairKey(first: number, second: number, mask: number): number {
 
 const pairFilters = new WeakMap<BlockIndex, WeakSumFilter>();
 
-/** The first hash of {@link WeakSumFilter} (the pair scan inlines its first probe). */
-const GOLDEN = 0x9e3779b1;
-
 /** Windows per slice of rolling sums in the pair scan: 256 KiB of sums, cache-resident. */
 const SLICE_WINDOWS = 64 * 1024;
-
-/**
- * The pair scan's hot loop, once per byte of the seed: for the windows `[0, n)` of `sums`, the
- * pair key (pairKey, inlined) and the first bit of the filter (WeakSumFilter.has, inlined);
- * writes the windows that pass to `out` and returns how many. A small function of its own, so
- * that V8 optimises it early and once, whatever the scan around it does.
- */
-function pairCandidates(sums: Uint32Array, n: number, w: number, mask: number, words: Int32Array, shift: number, out: Int32Array): number {
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const s2 = ((sums[i + w] as number) & mask) >>> 0;
-    const key = (((sums[i] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0;
-    const h = Math.imul(key, GOLDEN) >>> shift;
-    if (((words[h >>> 5] as number) & (1 << (h & 31))) !== 0) out[count++] = i;
-  }
-  return count;
-}
 
 /** A Bloom filter over the weak sums of every pair of full neighbouring blocks (b, b + 1). */
 function pairFilterOf(index: BlockIndex): WeakSumFilter {
@@ -217,15 +198,15 @@ async function scanPairs(
   // Sums are computed a slice of windows at a time, into an array that stays in the cache:
   // one array of sums for a whole 4 MiB piece was 16 MB of memory traffic per piece.
   const slice = Math.max(SLICE_WINDOWS, w);
-  const sums = new Uint32Array(slice + w);
-  const words = pairs.words;
-  const shift = pairs.shift;
+  // The hot loop (the pair key and the pair filter, once per byte) runs in WebAssembly, over
+  // sums written straight into its memory.
+  const kernel = new PairKernel(pairs, mask, slice, w);
+  const sums = kernel.sums;
+  const candidates = kernel.out;
   let buffer = new Uint8Array(0);
   let base = 0; // stream offset (relative to `from`) of buffer[0]
   let x = 0; // the next window to look at, relative to buffer[0]
   let carry = new Uint8Array(0);
-  // Positions (relative to the slice) of the windows whose pair key passes the filter's first bit.
-  const candidates = new Int32Array(slice);
   // Looks at the windows from x up to `limit` (inclusive) of buffer[0, end).
   const examine = (limit: number, end: number): void => {
     while (x <= limit) {
@@ -237,10 +218,9 @@ async function scanPairs(
       scan.setAhead(buffer, sums, s0, n);
       // Windows up to `paired` have a window one block further within these sums.
       const paired = Math.min(last, s0 + n - w - 1);
-      // The hot loop, once per byte of the seed, kept free of calls and branches that depend on
-      // matches: the pair key and the filter's first bit (pairKey and WeakSumFilter.has,
-      // inlined). The few windows that pass are looked at in order below.
-      const count = pairCandidates(sums, paired - s0 + 1, w, mask, words, shift, candidates);
+      // The windows whose pair key passes the pair filter (in `candidates`, relative to the
+      // slice): the few that do are looked at in order below.
+      const count = kernel.candidates(paired - s0 + 1);
       let c = 0;
       let runEnd = scan.afterRun - from - base;
       while (x <= last) {
@@ -256,11 +236,6 @@ async function scanPairs(
           }
         } else if (next <= paired) {
           at = next;
-          const s2 = ((sums[at + w - s0] as number) & mask) >>> 0;
-          if (!pairs.hasSecond((((sums[at - s0] as number) & mask) ^ ((s2 >>> 16) | (s2 << 16))) >>> 0)) {
-            x = at + 1;
-            continue;
-          }
         } else {
           // The last windows of the seed have no window one block further: their own sums decide.
           at = Math.max(x, paired + 1);
