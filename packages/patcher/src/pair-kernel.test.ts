@@ -1,5 +1,5 @@
 import { fc, test } from '@fast-check/vitest';
-import { WeakSumFilter, zsyncRsumMask } from '@gosync/rollsum';
+import { WeakSumFilter, rollingSums, zsyncRsumMask } from '@gosync/rollsum';
 import { describe, expect } from 'vitest';
 import { PairKernel } from './pair-kernel.js';
 
@@ -37,5 +37,17 @@ describe('PairKernel', () => {
     expect(Array.from(kernel.out.subarray(0, count))).toEqual(candidatesOf(sums, n, w, filter, mask));
     // No windows stays none (the kernel compares unsigned).
     expect(kernel.candidates(-w)).toBe(0);
+  });
+
+  test.prop([fc.uint8Array({ minLength: 0, maxLength: 700 }), fc.integer({ min: 1, max: 64 })])('rolls the weak sums of a slice as @gosync/rollsum does', (data, w) => {
+    const kernel = new PairKernel(new WeakSumFilter(8), 0xffffffff, 600, w);
+    const n = Math.min(data.length, kernel.input.length);
+    kernel.input.set(data.subarray(0, n));
+    kernel.sums.fill(0xdeadbeef);
+    kernel.rollingSums(n);
+    const count = Math.max(0, n - w + 1);
+    expect(Array.from(kernel.sums.subarray(0, count))).toEqual(Array.from(rollingSums(data.subarray(0, n), w)));
+    // Nothing past the last window.
+    if (count < kernel.sums.length) expect(kernel.sums[count]).toBe(0xdeadbeef);
   });
 });

@@ -1,6 +1,6 @@
 import { throwIfAborted } from '@gosync/core';
 import { createStrongHasher, filterBitsPerEntry, type BlockIndex, type WeakSumTable } from '@gosync/index';
-import { Chunker, WeakSumFilter, rollingSums, weakSum } from '@gosync/rollsum';
+import { Chunker, WeakSumFilter, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import { BlockScan } from './block-scan.js';
 import { PairKernel } from './pair-kernel.js';
@@ -214,7 +214,8 @@ async function scanPairs(
       const s0 = x;
       const last = Math.min(limit, s0 + slice - 1);
       const n = Math.min(end - w + 1, last + w + 1) - s0;
-      rollingSums(buffer.subarray(s0, s0 + n + w - 1), w, sums);
+      kernel.input.set(buffer.subarray(s0, s0 + n + w - 1));
+      kernel.rollingSums(n + w - 1);
       scan.setAhead(buffer, sums, s0, n);
       // Windows up to `paired` have a window one block further within these sums.
       const paired = Math.min(last, s0 + n - w - 1);
