@@ -326,9 +326,11 @@ describe('differential fuzz against the target', () => {
       fc.constantFrom('native', 'zsync', 'gosync'),
     ],
     { numRuns: 60 },
-  )('the output always equals the target', async (base, edits, blockSize, profile) => {
+  )('the output always equals the target, and the seed in memory is left as it was', async (base, edits, blockSize, profile) => {
     const target = applyEdits(base, edits);
+    const before = base.slice();
     const { out, result } = await sync(target, [base], { profile, blockSize });
+    expect(Buffer.from(base).equals(Buffer.from(before))).toBe(true);
     expect(Buffer.from(out).equals(Buffer.from(target))).toBe(true);
     checkPlanCovers(result.plan, target.length);
     if (edits.length === 0) expect(result.plan.fetchBytes).toBe(0);

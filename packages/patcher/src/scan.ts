@@ -255,10 +255,21 @@ async function scanPairs(
       }
     }
   };
-  for await (const piece of reader.pieces(ctx.signal, from, readTo)) {
-    buffer = new Uint8Array(carry.length + piece.length);
-    buffer.set(carry);
-    buffer.set(piece, carry.length);
+  // File pieces are read after room for the bytes carried over (fewer than two blocks), where
+  // they are put: no new buffer and copy of every piece.
+  const room = 2 * w;
+  const size = Math.min(PIECE, Math.max(1, Math.min(readTo, reader.length) - from));
+  const own = [new Uint8Array(room + size), new Uint8Array(room + size)] as const;
+  for await (const piece of reader.pieces(ctx.signal, from, readTo, [own[0].subarray(room), own[1].subarray(room)])) {
+    if ((piece.buffer === own[0].buffer || piece.buffer === own[1].buffer) && piece.byteOffset >= carry.length) {
+      buffer = new Uint8Array(piece.buffer, piece.byteOffset - carry.length, carry.length + piece.length);
+      buffer.set(carry);
+    } else {
+      // A seed in memory: its pieces are its own bytes, never written to.
+      buffer = new Uint8Array(carry.length + piece.length);
+      buffer.set(carry);
+      buffer.set(piece, carry.length);
+    }
     examine(buffer.length - 2 * w, buffer.length);
     // Keep the bytes of every window not looked at yet (a jump may have passed the end).
     const keep = Math.min(x, buffer.length);
