@@ -394,6 +394,16 @@ describe('parallel scan', () => {
     }
   }, 60_000);
 
+  it('leaves a seed in memory as it was, over several read pieces, with truncated .zsync sums', async () => {
+    // Larger than the 2 MiB pieces: the pair scan carries bytes from one piece to the next.
+    const base = pseudoRandom(5_000_000, 31);
+    const target = applyEdits(base, [{ kind: 'insert', at: 2_500_000, bytes: text('new') }]);
+    const before = base.slice();
+    const plan = await planPatch(await indexOf(target, { profile: 'zsync', blockSize: 4096 }), { seeds: [base] });
+    expect(Buffer.from(base).equals(Buffer.from(before))).toBe(true);
+    expect(plan.fetchBytes).toBeLessThanOrEqual(3 * 4096);
+  }, 30_000);
+
   it('gives the same output with 1, 2 and 3 worker threads, and finds what one thread finds', async () => {
     // Larger than the 4 MiB read pieces, so matches also run across piece boundaries.
     const base = pseudoRandom(9_000_000, 3);
