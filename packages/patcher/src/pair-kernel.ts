@@ -29,14 +29,7 @@ import {
   type CompiledModule,
   type ValType,
 } from '@gosync/core/wasm';
-import type { WeakSumFilter } from '@gosync/rollsum';
-
-// The multipliers of {@link WeakSumFilter}'s bits (part of its documented layout): two in its
-// first stage, two in its confirming stage (half the size).
-const FIRST = 0x9e3779b1;
-const SECOND = 0x85ebca6b;
-const THIRD = 0xc2b2ae35;
-const FOURTH = 0x27d4eb2f;
+import { FILTER_CONFIRM, FILTER_FIRST, FILTER_SECOND, type WeakSumFilter } from '@gosync/rollsum';
 
 // The kernel's memory: the pair filter's bitsets from 0 (its first stage, then its confirming
 // stage), then the rolling sums of a slice of windows (and one block beyond), then the
@@ -121,10 +114,10 @@ const keyAt = (sums: number, ahead: number, k: number): Code =>
 function testWindow(k: number): Code {
   return [
     set(KEY, keyAt(SUMS, AHEAD, k)),
-    set(H, shrU(mul(get(KEY), i32(FIRST)), get(SHIFT))),
+    set(H, shrU(mul(get(KEY), i32(FILTER_FIRST)), get(SHIFT))),
     when(
       hasBit(i32(0)),
-      set(H, shrU(mul(get(KEY), i32(SECOND)), get(SHIFT))),
+      set(H, shrU(mul(get(KEY), i32(FILTER_SECOND)), get(SHIFT))),
       when(hasBit(i32(0)), store(add(get(OUT), shl(get(COUNT), i32(2))), add(get(I), i32(k))), set(COUNT, add(get(COUNT), i32(1)))),
     ),
   ];
@@ -176,10 +169,10 @@ function candidatesFunction(): Code[] {
         set(SUMS, add(get(BASE), shl(get(I), i32(2)))),
         set(AHEAD, add(get(SUMS), shl(get(W), i32(2)))),
         set(KEY, keyAt(SUMS, AHEAD, 0)),
-        set(H, shrU(mul(get(KEY), i32(THIRD)), get(SHIFT1))),
+        set(H, shrU(mul(get(KEY), i32(FILTER_CONFIRM[0])), get(SHIFT1))),
         when(
           hasBit(get(CONFIRM)),
-          set(H, shrU(mul(get(KEY), i32(FOURTH)), get(SHIFT1))),
+          set(H, shrU(mul(get(KEY), i32(FILTER_CONFIRM[1])), get(SHIFT1))),
           when(hasBit(get(CONFIRM)), store(add(get(OUT), shl(get(KEPT), i32(2))), get(I)), set(KEPT, add(get(KEPT), i32(1)))),
         ),
         set(J, add(get(J), i32(1))),
@@ -231,7 +224,7 @@ export class PairKernel {
   readonly #shift: number;
 
   /**
-   * @param filter - the pair filter (its first stage is used)
+   * @param filter - the pair filter (both its stages are copied in)
    * @param mask - the bits of the sums that count (the index's weak mask)
    * @param slice - the most windows of one call
    * @param w - the block size

@@ -143,23 +143,29 @@ export async function scanInParallel(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let ok = false;
   try {
-    const jobs: Promise<void>[] = [];
-    for (let t = 1; t < Math.min(workers, sections.length); t++) {
-      const thread = given.shift() ?? scanThreads.takeOne();
+    /**
+     * Runs a job on a thread prepared for the index: it goes back to the pool once answered, and
+     * is terminated if it fails (or at an abort, while `busy`).
+     */
+    const lend = async (thread: Worker, job: ScanJob | ScanRescan, onBytes?: (bytes: number) => void): Promise<ScanReply> => {
       busy.add(thread);
       prepareThreads([thread], index);
+      try {
+        const reply = await runJob(thread, job, seed, onBytes, options.signal);
+        busy.delete(thread);
+        scanThreads.give(thread);
+        return reply;
+      } catch (error) {
+        void thread.terminate();
+        throw error;
+      }
+    };
+    const jobs: Promise<void>[] = [];
+    for (let t = 1; t < Math.min(workers, sections.length); t++) {
       const job: ScanJob = { kind: 'scan', id: t, indexId, seed, sections, board: board.buffer };
-      const run = runJob(thread, job, seed, options.onBytes, options.signal).then(
-        (reply) => {
-          busy.delete(thread);
-          scanThreads.give(thread);
-          if (reply.kind === 'done') found[t] = reply;
-        },
-        (error: unknown) => {
-          void thread.terminate();
-          throw error;
-        },
-      );
+      const run = lend(given.shift() ?? scanThreads.takeOne(), job, options.onBytes).then((reply) => {
+        if (reply.kind === 'done') found[t] = reply;
+      });
       // Observed now: the job of a thread that claims no section is not awaited.
       run.catch(() => undefined);
       jobs[t] = run;
@@ -184,19 +190,10 @@ export async function scanInParallel(
     // The other shares go to threads (those that just scanned, back from the pool), before this
     // thread adds to the matches: each share starts from what the sections found.
     const elsewhere = shares.slice(1).map(async (share, k) => {
-      const thread = scanThreads.takeOne();
-      busy.add(thread);
-      prepareThreads([thread], index);
       const job: ScanRescan = { kind: 'rescan', id: k + 1, indexId, seed, seedId, seedOf: matches.seedOf, offsetOf: matches.offsetOf, windows: windowsOf(share) };
-      try {
-        const reply = await runJob(thread, job, seed, undefined, options.signal);
-        busy.delete(thread);
-        scanThreads.give(thread);
-        return reply.kind === 'rescanned' ? reply : { found: new Float64Array(), jumps: new Float64Array() };
-      } catch (error) {
-        void thread.terminate();
-        throw error;
-      }
+      const reply = await lend(scanThreads.takeOne(), job);
+      if (reply.kind !== 'rescanned') throw new PatcherError('ERR_PATCHER_IO', `scan worker for ${seed} answered a re-scan with ${reply.kind}`);
+      return reply;
     });
     for (const share of elsewhere) share.catch(() => undefined);
     for (const window of shares[0] ?? []) await rescan(window);

@@ -6,7 +6,7 @@ import { BlockScan } from './block-scan.js';
 import { PairKernel } from './pair-kernel.js';
 import type { Matches } from './matches.js';
 import { ScanPrefilter } from './prefilter.js';
-import { PIECE, type SeedReader } from './seed-reader.js';
+import type { SeedReader } from './seed-reader.js';
 
 /** The windows starting in `[from, to)` of a seed: one worker's share. @internal */
 export interface SeedSection {
@@ -73,7 +73,7 @@ export async function scanBlocks(ctx: ScanContext, seedId: number, reader: SeedR
     const scanner = prefilter.scanner(scan.addWanted, matches.found);
     // Read straight into the scanner's memory (no copy of each piece into it), into buffers no
     // larger than the stretch: a small seed or re-scan window does not grow the memory by 4 MiB.
-    const inputs = scanner.inputBuffers(Math.min(PIECE, Math.max(1, Math.min(readTo, reader.length) - from)));
+    const inputs = scanner.inputBuffers(reader.pieceLength(from, readTo));
     for await (const piece of reader.pieces(ctx.signal, from, readTo, inputs)) {
       scanner.update(piece, onHit);
       ctx.onBytes?.(piece.length);
@@ -258,7 +258,7 @@ async function scanPairs(
   // File pieces are read after room for the bytes carried over (fewer than two blocks), where
   // they are put: no new buffer and copy of every piece.
   const room = 2 * w;
-  const size = Math.min(PIECE, Math.max(1, Math.min(readTo, reader.length) - from));
+  const size = reader.pieceLength(from, readTo);
   const own = [new Uint8Array(room + size), new Uint8Array(room + size)] as const;
   for await (const piece of reader.pieces(ctx.signal, from, readTo, [own[0].subarray(room), own[1].subarray(room)])) {
     if ((piece.buffer === own[0].buffer || piece.buffer === own[1].buffer) && piece.byteOffset >= carry.length) {

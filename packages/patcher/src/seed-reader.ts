@@ -77,7 +77,7 @@ export class SeedReader {
       return;
     }
     if (from >= end) return;
-    const size = Math.min(PIECE, end - from);
+    const size = this.pieceLength(from, to);
     const buffers = into !== undefined && into[0].length >= size && into[1].length >= size ? into : ([new Uint8Array(size), new Uint8Array(size)] as const);
     const readAt = (offset: number, i: number): Promise<Uint8Array> => {
       const read = this.read(offset, Math.min(PIECE, end - offset), buffers[i & 1]);
@@ -98,6 +98,11 @@ export class SeedReader {
       // Stopped early (an abort, an error, a break): let the read in flight settle, unobserved.
       await next?.then(() => undefined, () => undefined);
     }
+  }
+
+  /** The length of the longest piece {@link SeedReader.pieces} gives for `[from, to)` (at least 1): what buffers passed to it need. */
+  pieceLength(from: number, to: number): number {
+    return Math.min(PIECE, Math.max(1, Math.min(to, this.length) - from));
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ export type { RollsumErrorCode } from './errors.js';
 export { Rollsum32, rollingSums, weakSum, weakSumValue } from './rollsum32.js';
 export { decodeZsyncRsum, encodeZsyncRsum, zsyncRsumMask } from './zsync-rsum.js';
 export type { ZsyncRsumBytes } from './zsync-rsum.js';
-export { WeakSumFilter } from './weak-sum-filter.js';
+export { FILTER_CONFIRM, FILTER_FIRST, FILTER_SECOND, WeakSumFilter } from './weak-sum-filter.js';
 export type { WeakSumFilterOptions } from './weak-sum-filter.js';
 export { WeakScanner } from './weak-scanner.js';
 export type { WeakScanHit, WeakScannerOptions } from './weak-scanner.js';

@@ -112,9 +112,9 @@ function leave(result: number): Code {
  * `scan(data, n, w, amask, shift)`: rolls over the buffer `[data, data + n)` from the stored
  * state and returns 1 at the next window whose sum passes the filter, both stages (the state
  * then holds that window, whole), 2 at a window that passes only the first stage (call again),
- * or 0 when it needs more bytes (the state holds the window it stopped at, whole or partial). A state at a whole window first moves one byte on, so
- * calling again after a hit resumes the scan; the host sets the state to `(p, 0, 0, 0)` to
- * jump to window p.
+ * or 0 when it needs more bytes (the state holds the window it stopped at, whole or partial).
+ * A state at a whole window first moves one byte on, so calling again after a hit resumes the
+ * scan; the host sets the state to `(p, 0, 0, 0)` to jump to window p.
  */
 function scanFunction(): Code[] {
   return [

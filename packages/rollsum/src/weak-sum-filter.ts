@@ -4,11 +4,17 @@ const GOLDEN = 0x9e3779b1;
 const SECOND = 0x85ebca6b;
 const THIRD = 0xc2b2ae35;
 const FOURTH = 0x27d4eb2f;
-/** The multiplier of the filter's first hash, for scanners that inline the test. @internal */
+/**
+ * The multiplier of {@link WeakSumFilter}'s first bit, for kernels that test its bitsets
+ * themselves: bit `imul(sum & mask, FILTER_FIRST) >>> shift` of `words`.
+ */
 export const FILTER_FIRST: number = GOLDEN;
-/** The multiplier of the filter's second hash, for scanners that inline the test. @internal */
+/** The multiplier of {@link WeakSumFilter}'s second bit (of `words`, as {@link FILTER_FIRST}). */
 export const FILTER_SECOND: number = SECOND;
-/** The multipliers of the filter's two confirming hashes (into `confirm`), for scanners that inline the test. @internal */
+/**
+ * The multipliers of {@link WeakSumFilter}'s two confirming bits: bit
+ * `imul(sum & mask, m) >>> (shift + 1)` of `confirm`, for each.
+ */
 export const FILTER_CONFIRM: readonly [number, number] = [THIRD, FOURTH];
 const MIN_LOG2 = 10;
 const MAX_LOG2 = 28;
