@@ -1,4 +1,6 @@
-import { open, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { PatcherError } from './errors.js';
 
 /** Whether every byte is 0, checked four bytes at a time where aligned. */
@@ -100,6 +102,20 @@ export class OutputFile {
     } catch (cause) {
       throw ioError(`cannot move ${this.path} to ${this.output}`, cause);
     }
+  }
+}
+
+/**
+ * Fails at once when the output's directory is missing or not writable (the part file is created
+ * there), rather than after a scan that may take minutes. Without side effects: nothing is created.
+ * @internal
+ */
+export async function checkOutputDirectory(output: string): Promise<void> {
+  const directory = dirname(resolve(output));
+  try {
+    await access(directory, constants.W_OK);
+  } catch (cause) {
+    throw ioError(`cannot write ${output}: its directory ${directory} is missing or not writable`, cause);
   }
 }
 

@@ -277,6 +277,17 @@ describe('failures keep everything intact', () => {
     await expect(patch(index, { seeds: [seedPath], output })).rejects.toThrow(/4368 bytes in 1 ranges/);
   });
 
+  it('an output in a missing directory → ERR_PATCHER_IO naming it, before any scan', async () => {
+    const { seedPath } = await setup('nodir');
+    const index = await indexOf(target, { blockSize: 512 });
+    const output = join(dir, 'no-such-directory', 'out');
+    const phases: string[] = [];
+    const run = patch(index, { seeds: [seedPath], output, source: new TestSource(target), onProgress: (e) => phases.push(e.phase) });
+    await expect(run).rejects.toThrow(join(dir, 'no-such-directory'));
+    expect(await errorCode(run)).toBe('ERR_PATCHER_IO');
+    expect(phases).toEqual([]);
+  });
+
   it('an unreadable seed → ERR_PATCHER_SEED naming it', async () => {
     const index = await indexOf(target, { blockSize: 512 });
     const missing = join(dir, 'does-not-exist');

@@ -5,7 +5,7 @@ import { WeakSumTable, type BlockIndex } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
 import { PatcherError } from './errors.js';
 import { Matches } from './matches.js';
-import { OutputFile, removeFile, takeResumeFile } from './output-file.js';
+import { checkOutputDirectory, OutputFile, removeFile, takeResumeFile } from './output-file.js';
 import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
 import { prepareThreads, scanInParallel } from './parallel-scan.js';
@@ -227,6 +227,7 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
   throwIfAborted(signal);
   const maxFetchRange = checkMaxFetchRange(options);
   workerCount(options.workers, 0);
+  await checkOutputDirectory(output);
   const resumeFile = options.resume === false ? undefined : await takeResumeFile(output);
   const readers = await openSeeds(resumeFile === undefined ? options.seeds : [...options.seeds, resumeFile]);
   let out: OutputFile | undefined;
