@@ -1,11 +1,12 @@
 import { open } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
-import { throwIfAborted, type AbortOptions, type BlockSource, type ProgressListener } from '@gosync/core';
+import { throwIfAborted, type AbortOptions, type BlockSource, type ByteRange, type ProgressListener } from '@gosync/core';
 import { WeakSumTable, type BlockIndex } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
 import { PatcherError } from './errors.js';
 import { Matches } from './matches.js';
 import { checkOutputDirectory, OutputFile, removeFile, takeResumeFile } from './output-file.js';
+import { CopyPipe } from './copy-pipe.js';
 import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
 import { prepareThreads, scanInParallel } from './parallel-scan.js';
@@ -14,10 +15,13 @@ import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { scanSection } from './section-scan.js';
 import { SeedReader, type SeedInput } from './seed-reader.js';
+import { WriteQueue } from './write-queue.js';
 import { WrittenFrontier } from './written-frontier.js';
 
 const COPY_BUFFER = 4 << 20;
 const DEFAULT_MAX_FETCH_RANGE = 1 << 20;
+/** Fetched ranges being written at once (each at most maxFetchRange bytes, held until written). */
+const FETCH_WRITES = 4;
 
 /** Options of {@link planPatch}. */
 export interface PlanOptions extends AbortOptions {
@@ -247,7 +251,6 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
       );
     }
     out = await OutputFile.create(output, index.fileLength);
-    const buffer = new Uint8Array(Math.min(COPY_BUFFER, Math.max(1, index.fileLength)));
     // The whole-file hashes are computed as the written prefix grows, not after the last write.
     hasher = index.fileHashes.length === 0 ? undefined : createOutputHasher(out, index.fileHashes.map((h) => h.algorithm), index.fileLength);
     const frontier = new WrittenFrontier();
@@ -260,24 +263,21 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
     // the network's round trips hide behind the disk. The first failure stops the other.
     const stop = new AbortController();
     const local = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
-    // Copies `length` bytes through `buffer` from a reader to the output, reporting progress.
-    const copy = async (read: (offset: number, n: number) => Promise<Uint8Array>, from: number, to: number, length: number): Promise<void> => {
-      for (let done = 0; done < length; ) {
-        throwIfAborted(local);
-        const n = Math.min(buffer.length, length - done);
-        await (out as OutputFile).write(await read(from + done, n), to + done);
-        onWritten(to + done, to + done + n);
-        done += n;
-        written += n;
-        onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
-      }
+    // Reused bytes are copied through two buffers: a piece is read while the last is written.
+    const target = out;
+    const pipe = new CopyPipe(Math.min(COPY_BUFFER, Math.max(1, index.fileLength)), (bytes, offset) => target.write(bytes, offset));
+    const onCopied = (start: number, end: number): void => {
+      onWritten(start, end);
+      written += end - start;
+      onProgress?.({ phase: 'write', done: written, total: plan.reusedBytes + plan.duplicateBytes });
     };
     const copying = (async (): Promise<void> => {
       for (const op of plan.operations) {
         if (op.kind !== 'copy') continue;
         const reader = readers[op.seed] as SeedReader;
-        await copy((offset, n) => reader.read(offset, n, buffer), op.from, op.to, op.length);
+        await pipe.copy((offset, n, into) => reader.read(offset, n, into), op.from, op.to, op.length, local, onCopied);
       }
+      await pipe.drain();
     })();
     const fetching = fetchInto(index, plan, out, check, { ...options, signal: local }, onWritten);
     const settled = await Promise.allSettled([copying.catch(stopOn(stop)), fetching.catch(stopOn(stop))]);
@@ -287,8 +287,9 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
     // Blocks that occur twice are copied within the output once their first copy is written.
     for (const op of plan.operations) {
       if (op.kind !== 'duplicate') continue;
-      await copy((offset, n) => (out as OutputFile).read(offset, n, buffer), op.from, op.to, op.length);
+      await pipe.copy((offset, n, into) => target.read(offset, n, into), op.from, op.to, op.length, signal, onCopied);
     }
+    await pipe.drain();
     // The flush to disk (on libuv's threads) and the last of the hashing run at once; both end
     // before the rename.
     const synced = out.sync();
@@ -315,6 +316,7 @@ function stopOn(stop: AbortController): (error: unknown) => never {
   };
 }
 
+/** Fetches the plan's ranges into the output; returns the bytes received. */
 async function fetchInto(
   index: BlockIndex,
   plan: Plan,
@@ -328,28 +330,26 @@ async function fetchInto(
   const pending = new Map<number, number>();
   for (const r of plan.fetchRanges) pending.set(r.start, r.end);
   let fetched = 0;
-  for await (const { range, data } of source.fetch(plan.fetchRanges, { signal: options.signal })) {
-    throwIfAborted(options.signal);
-    if (pending.get(range.start) !== range.end) {
-      throw new PatcherError(
-        'ERR_PATCHER_UNEXPECTED_RANGE',
-        `the block source yielded [${range.start}, ${range.end}), which was not asked for or was already received`,
+  // The next range is received and checked while the last ones are written.
+  const writes = new WriteQueue(FETCH_WRITES);
+  try {
+    for await (const { range, data } of source.fetch(plan.fetchRanges, { signal: options.signal })) {
+      throwIfAborted(options.signal);
+      checkFetched(index, check, options, pending, range, data);
+      pending.delete(range.start);
+      await writes.add(
+        () => out.write(data, range.start),
+        () => {
+          onWritten(range.start, range.end);
+          fetched += data.length;
+          options.onProgress?.({ phase: 'fetch', done: fetched, total: plan.fetchBytes });
+        },
       );
     }
-    const bad =
-      options.sourceVerifies === true && data.length === range.end - range.start ? -1 : check.firstBadBlock(range, data);
-    if (bad >= 0) {
-      throw new PatcherError(
-        'ERR_PATCHER_BLOCK_MISMATCH',
-        `block ${bad} (bytes ${index.blockStart(bad)}–${index.blockEnd(bad)}) fetched in range [${range.start}, ${range.end}) does not have the strong hash in the index` +
-          (data.length !== range.end - range.start ? ` (got ${data.length} bytes for a ${range.end - range.start}-byte range)` : ''),
-      );
-    }
-    pending.delete(range.start);
-    await out.write(data, range.start);
-    onWritten(range.start, range.end);
-    fetched += data.length;
-    options.onProgress?.({ phase: 'fetch', done: fetched, total: plan.fetchBytes });
+    await writes.drain();
+  } catch (error) {
+    await writes.settle();
+    throw error;
   }
   if (pending.size > 0) {
     const [start, end] = pending.entries().next().value as [number, number];
@@ -359,6 +359,24 @@ async function fetchInto(
     );
   }
   return fetched;
+}
+
+/** Throws unless `data` is a range still `pending` whose every block has its strong hash. */
+function checkFetched(index: BlockIndex, check: BlockCheck, options: PatchOptions, pending: ReadonlyMap<number, number>, range: ByteRange, data: Uint8Array): void {
+  if (pending.get(range.start) !== range.end) {
+    throw new PatcherError(
+      'ERR_PATCHER_UNEXPECTED_RANGE',
+      `the block source yielded [${range.start}, ${range.end}), which was not asked for or was already received`,
+    );
+  }
+  const bad = options.sourceVerifies === true && data.length === range.end - range.start ? -1 : check.firstBadBlock(range, data);
+  if (bad >= 0) {
+    throw new PatcherError(
+      'ERR_PATCHER_BLOCK_MISMATCH',
+      `block ${bad} (bytes ${index.blockStart(bad)}–${index.blockEnd(bad)}) fetched in range [${range.start}, ${range.end}) does not have the strong hash in the index` +
+        (data.length !== range.end - range.start ? ` (got ${data.length} bytes for a ${range.end - range.start}-byte range)` : ''),
+    );
+  }
 }
 
 async function verifyOutput(
