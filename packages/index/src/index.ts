@@ -8,7 +8,8 @@
  *   ({@link encodeGosync} / {@link decodeGosync}), and {@link decodeAnyIndex} by magic.
  * - {@link WeakSumTable}: weak sum → blocks, for the rolling scan.
  * - Strong hashes ({@link createStrongHasher}, made ahead of time with {@link prepareStrongHashers}) and hash lengths ({@link zsyncHashLengths}).
- * - {@link Xxh128Kernel}: `xxh128` of index-sized blocks in WebAssembly, a run of them checked in one call.
+ * - {@link Xxh128Kernel} and {@link Md4Kernel}: `xxh128` and `md4` of index-sized blocks in WebAssembly,
+ *   a run of them checked in one call (both {@link BlockHashKernel}s).
  *
  * Every failure is an {@link IndexError} with a stable `ERR_INDEX_*` code.
  *
@@ -53,4 +54,7 @@ export type { IndexFormat } from './detect.js';
 export { DEFAULT_MAX_BLOCKS } from './limits.js';
 export type { DecodeOptions } from './limits.js';
 export { WeakSumTable, filterBitsPerEntry } from './weak-sum-table.js';
+export { BlockHashKernel } from './block-hash-kernel.js';
+export type { KernelLayout, KernelSpec } from './block-hash-kernel.js';
+export { Md4Kernel } from './md4-kernel.js';
 export { Xxh128Kernel, XXH128_KERNEL_MIN } from './xxh128-kernel.js';

@@ -12,13 +12,10 @@ import {
   get,
   i32,
   i64,
-  instantiateModule,
   load64,
-  load8,
   loop,
   mul,
   mul64,
-  ne,
   or64,
   ret,
   set,
@@ -27,16 +24,14 @@ import {
   shrU64,
   store8,
   sub,
-  when,
   wasmModule,
   wrap,
   xor64,
   type Code,
   type CompiledModule,
   type ValType,
-  type WasmMemory,
 } from '@gosync/core/wasm';
-import { IndexError } from './errors.js';
+import { BlockHashKernel, runFunction, type KernelSpec } from './block-hash-kernel.js';
 
 // XXH3-128 (xxHash 0.8) of inputs longer than 240 bytes, the block sizes an index uses, with
 // its default secret; `@gosync/index` hashes shorter inputs with hash-wasm. The kernel hashes a
@@ -67,14 +62,11 @@ const SECRET = Uint8Array.from([
 
 /** The shortest input {@link Xxh128Kernel} hashes (XXH3's long-input path starts above 240 bytes). */
 export const XXH128_KERNEL_MIN = 241;
-/** The longest input one call takes (the kernel's memory holds it whole). */
-const MAX_INPUT = 1 << 30;
 
 // Memory: the secret at 0, the last digest at DIGEST_AT, the expected digests (16 bytes each)
 // from EXPECTED_AT, the input from `dataAt` (set by the host).
 const DIGEST_AT = 192;
 const EXPECTED_AT = 256;
-const PAGE = 65536;
 
 // Functions (by index, for `call`).
 const F_FOLD = 0;
@@ -197,42 +189,6 @@ function hashFunction(): { params: ValType[]; locals: ValType[]; body: Code[] } 
   };
 }
 
-/**
- * `run(ptr, len, count, cmp)`: hashes `count` consecutive `len`-byte blocks from `ptr` and
- * compares the first `cmp` bytes of each digest with the expected ones, packed `cmp` bytes per
- * block from EXPECTED_AT; returns how many match before the first that does not.
- */
-function runFunction(): Code[] {
-  const [PTR, LEN, COUNT, CMP, K, J] = [0, 1, 2, 3, 4, 5];
-  return [
-    set(K, i32(0)),
-    block(
-      loop(
-        brIf(1, geU(get(K), get(COUNT))),
-        call(F_HASH, add(get(PTR), mul(get(K), get(LEN))), get(LEN)),
-        set(J, i32(0)),
-        block(
-          loop(
-            brIf(1, geU(get(J), get(CMP))),
-            when(ne(load8(get(J), DIGEST_AT), load8(add(mul(get(K), get(CMP)), get(J)), EXPECTED_AT)), ret(get(K))),
-            set(J, add(get(J), i32(1))),
-            br(0),
-          ),
-        ),
-        set(K, add(get(K), i32(1))),
-        br(0),
-      ),
-    ),
-    ret(get(K)),
-  ];
-}
-
-interface KernelExports {
-  readonly memory: WasmMemory;
-  readonly hash: (ptr: number, len: number) => void;
-  readonly run: (ptr: number, len: number, count: number, cmp: number) => number;
-}
-
 let compiled: CompiledModule | undefined;
 
 function kernelModule(): CompiledModule {
@@ -244,7 +200,7 @@ function kernelModule(): CompiledModule {
           { name: 'fold', exported: false, params: ['i64', 'i64'], locals: ['i64', 'i64', 'i64', 'i64'], result: 'i64', body: foldFunction() },
           { name: 'avalanche', exported: false, params: ['i64'], result: 'i64', body: avalancheFunction() },
           { name: 'hash', params: hash.params, locals: hash.locals, body: hash.body },
-          { name: 'run', params: ['i32', 'i32', 'i32', 'i32'], locals: ['i32', 'i32'], result: 'i32', body: runFunction() },
+          { name: 'run', params: ['i32', 'i32', 'i32', 'i32'], locals: ['i32', 'i32'], result: 'i32', body: runFunction(F_HASH, { digestAt: DIGEST_AT, expectedAt: EXPECTED_AT }) },
         ],
         1,
       ),
@@ -271,72 +227,14 @@ function kernelModule(): CompiledModule {
  * // the same 16 bytes as (await createStrongHasher('xxh128')).init().update(new Uint8Array(4096)).digestInto(out, 0)
  * ```
  */
-export class Xxh128Kernel {
-  readonly #exports: KernelExports;
-  #bytes: Uint8Array;
-  readonly #dataAt: number;
-
-  /** @param expectedCapacity - the most blocks one {@link Xxh128Kernel.matchRun} checks (default 256) */
+export class Xxh128Kernel extends BlockHashKernel {
+  /** @param expectedCapacity - the most blocks one {@link BlockHashKernel.matchRun} checks (default 256) */
   constructor(expectedCapacity = 256) {
-    const exports = instantiateModule(kernelModule());
-    this.#exports = { memory: exports.memory, hash: exports.hash as KernelExports['hash'], run: exports.run as KernelExports['run'] };
-    this.#dataAt = EXPECTED_AT + 16 * expectedCapacity;
-    this.#bytes = new Uint8Array(this.#exports.memory.buffer);
-    this.#bytes.set(SECRET, 0);
+    super(xxh128Spec(), expectedCapacity);
+    this.memory.set(SECRET, 0);
   }
+}
 
-  /** The most digests one {@link Xxh128Kernel.matchRun} compares. */
-  get expectedCapacity(): number {
-    return (this.#dataAt - EXPECTED_AT) / 16;
-  }
-
-  #input(bytes: Uint8Array): void {
-    const end = this.#dataAt + bytes.length;
-    if (end > this.#bytes.length) {
-      const memory = this.#exports.memory;
-      memory.grow(Math.ceil((end - this.#bytes.length) / PAGE));
-      this.#bytes = new Uint8Array(memory.buffer);
-    }
-    this.#bytes.set(bytes, this.#dataAt);
-  }
-
-  /**
-   * XXH3-128 of `bytes` (more than 240 of them) into `out` at `offset` (16 bytes).
-   *
-   * @param bytes - the input
-   * @param out - where the digest goes
-   * @param offset - its offset in `out`
-   * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for fewer than 241 bytes or more than 1 GiB
-   */
-  hash(bytes: Uint8Array, out: Uint8Array, offset: number): void {
-    if (bytes.length < XXH128_KERNEL_MIN || bytes.length > MAX_INPUT) {
-      throw new IndexError('ERR_INDEX_INVALID_OPTION', `Xxh128Kernel.hash: expected ${XXH128_KERNEL_MIN} to ${MAX_INPUT} bytes, got ${bytes.length}`);
-    }
-    this.#input(bytes);
-    this.#exports.hash(this.#dataAt, bytes.length);
-    out.set(this.#bytes.subarray(DIGEST_AT, DIGEST_AT + 16), offset);
-  }
-
-  /**
-   * Hashes `bytes` as consecutive blocks of `blockLength` bytes (more than 240) and compares the
-   * first `compare` bytes of each digest with the expected ones.
-   *
-   * @param bytes - whole blocks
-   * @param blockLength - bytes per block
-   * @param expected - `compare` bytes per block, back to back, for at most
-   *   {@link Xxh128Kernel.expectedCapacity} blocks
-   * @param compare - bytes of each digest to compare (1–16)
-   * @returns how many blocks from the first match their expected digest
-   * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for a block length outside 241 bytes to
-   *   1 GiB or a `compare` outside 1–16
-   */
-  matchRun(bytes: Uint8Array, blockLength: number, expected: Uint8Array, compare: number): number {
-    if (!Number.isInteger(blockLength) || blockLength < XXH128_KERNEL_MIN || blockLength > MAX_INPUT || !Number.isInteger(compare) || compare < 1 || compare > 16) {
-      throw new IndexError('ERR_INDEX_INVALID_OPTION', `Xxh128Kernel.matchRun: expected blocks of ${XXH128_KERNEL_MIN} to ${MAX_INPUT} bytes and 1 to 16 bytes to compare, got ${blockLength} and ${compare}`);
-    }
-    const count = Math.min(Math.floor(bytes.length / blockLength), Math.floor(expected.length / compare), this.expectedCapacity, Math.floor(MAX_INPUT / blockLength));
-    this.#bytes.set(expected.subarray(0, count * compare), EXPECTED_AT);
-    this.#input(bytes.subarray(0, count * blockLength));
-    return this.#exports.run(this.#dataAt, blockLength, count, compare);
-  }
+function xxh128Spec(): KernelSpec {
+  return { name: 'Xxh128Kernel', module: kernelModule(), digestAt: DIGEST_AT, expectedAt: EXPECTED_AT, digestLength: 16, minLength: XXH128_KERNEL_MIN };
 }

@@ -35,9 +35,12 @@ describe('BlockCheck.matchRun', () => {
     expect(check.matchRun(first, bytes, maxBlocks)).toBe(naiveRun(check, first, bytes, maxBlocks, w));
   });
 
-  it('counts a whole run of hundreds of blocks, across its batches', async () => {
+  it.each([
+    ['xxh128', { blockSize: 512 }],
+    ['md4 (.zsync)', { profile: 'zsync' as const, blockSize: 512, hashLengths: 'full' as const }],
+  ])('counts a whole run of hundreds of blocks, across its batches: %s, against the hashes the index was built with', async (_, options) => {
     const target = pseudoRandom(700 * 512, 5);
-    const index = await indexOf(target, { blockSize: 512 });
+    const index = await indexOf(target, options);
     const check = await BlockCheck.create(index);
     expect(check.matchRun(0, target, 10_000)).toBe(700);
     expect(check.matchRun(1, target.subarray(512), 10_000)).toBe(699);

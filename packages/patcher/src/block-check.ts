@@ -1,5 +1,5 @@
 import type { ByteRange, RangeVerifier } from '@gosync/core';
-import { createStrongHasher, Xxh128Kernel, XXH128_KERNEL_MIN, type BlockIndex, type StrongHasher } from '@gosync/index';
+import { createStrongHasher, Md4Kernel, Xxh128Kernel, XXH128_KERNEL_MIN, type BlockHashKernel, type BlockIndex, type StrongHasher } from '@gosync/index';
 
 /** Blocks a run check copies into the kernel at most at once. */
 const RUN_BATCH = 256;
@@ -12,15 +12,22 @@ const RUN_BATCH = 256;
 export class BlockCheck {
   readonly #index: BlockIndex;
   readonly #hasher: StrongHasher;
-  /** xxh128 of whole blocks in WebAssembly, for indexes whose blocks are long enough for it. */
-  readonly #kernel: Xxh128Kernel | undefined;
+  /**
+   * The index's hash of whole blocks in WebAssembly, a run of blocks per call: xxh128 (for blocks
+   * long enough for it) or md4 (.zsync).
+   */
+  readonly #kernel: BlockHashKernel | undefined;
+  /** The shortest input the kernel takes. */
+  readonly #kernelMin: number;
   readonly #digest: Uint8Array;
   readonly #padding: Uint8Array;
 
   private constructor(index: BlockIndex, hasher: StrongHasher) {
     this.#index = index;
     this.#hasher = hasher;
-    this.#kernel = index.strongHash === 'xxh128' && index.blockSize >= XXH128_KERNEL_MIN ? new Xxh128Kernel(RUN_BATCH) : undefined;
+    const xxh128 = index.strongHash === 'xxh128' && index.blockSize >= XXH128_KERNEL_MIN;
+    this.#kernel = xxh128 ? new Xxh128Kernel(RUN_BATCH) : index.strongHash === 'md4' ? new Md4Kernel(RUN_BATCH) : undefined;
+    this.#kernelMin = xxh128 ? XXH128_KERNEL_MIN : 0;
     this.#digest = new Uint8Array(hasher.digestLength);
     this.#padding = new Uint8Array(index.padLastBlock ? index.blockSize : 0);
   }
@@ -43,7 +50,7 @@ export class BlockCheck {
   hash(block: number, bytes: Uint8Array): Uint8Array {
     const index = this.#index;
     const pad = index.padLastBlock && block === index.count - 1 && bytes.length < index.blockSize;
-    if (this.#kernel !== undefined && !pad && bytes.length >= XXH128_KERNEL_MIN) {
+    if (this.#kernel !== undefined && !pad && bytes.length >= this.#kernelMin) {
       this.#kernel.hash(bytes, this.#digest, 0);
       return this.#digest;
     }

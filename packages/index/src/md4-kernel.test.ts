@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { Md4Kernel } from './md4-kernel.js';
+
+// Equality with hash-wasm's MD4 and run checks: block-hash-kernel.test.ts.
+describe('Md4Kernel', () => {
+  it('gives the test suite of RFC 1320', () => {
+    const kernel = new Md4Kernel();
+    const out = new Uint8Array(16);
+    const vectors: [string, string][] = [
+      ['', '31d6cfe0d16ae931b73c59d7e0c089c0'],
+      ['a', 'bde52cb31de33e46245e05fbdbd6fb24'],
+      ['abc', 'a448017aaf21d8525fc10ae87aa6729d'],
+      ['message digest', 'd9130a8164549fe818874806e1c7014b'],
+      ['abcdefghijklmnopqrstuvwxyz', 'd79e1c308aa5bbcdeea8ed63df412da9'],
+      ['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', '043f8582f241db351ce627e153e7f0e4'],
+      ['12345678901234567890123456789012345678901234567890123456789012345678901234567890', 'e33b4ddc9c38f2199c3e7b164fcc0536'],
+    ];
+    for (const [text, digest] of vectors) {
+      kernel.hash(new TextEncoder().encode(text), out, 0);
+      expect(Buffer.from(out).toString('hex'), JSON.stringify(text)).toBe(digest);
+    }
+  });
+
+  it('refuses a block length of 0 for a run with ERR_INDEX_INVALID_OPTION', () => {
+    expect(() => new Md4Kernel().matchRun(new Uint8Array(64), 0, new Uint8Array(16), 16)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
+  });
+});
