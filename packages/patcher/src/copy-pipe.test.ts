@@ -43,7 +43,10 @@ describe('WriteQueue', () => {
     const failure = new Error('ENOSPC');
     let slowEnded = false;
     await queue.add(
-      () => later(2).then(() => (slowEnded = true)),
+      async () => {
+        await later(2);
+        slowEnded = true;
+      },
       () => undefined,
     );
     await queue.add(
