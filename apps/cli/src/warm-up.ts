@@ -1,6 +1,6 @@
 // Work a sync can start before its index arrives.
 import { prepareZstd } from '@gosync/compress';
-import { prepareStrongHashers, Xxh128Kernel, type StrongHashName } from '@gosync/index';
+import { Md4Kernel, prepareStrongHashers, Xxh128Kernel, type StrongHashName } from '@gosync/index';
 import { WeakScanner, WeakSumFilter } from '@gosync/rollsum';
 
 /** The block hashes of the formats a sync most often reads: native (.gsi) and .zsync. */
@@ -14,9 +14,17 @@ const LIKELY_HASHES: readonly StrongHashName[] = ['xxh128', 'md4'];
  * which are generated at run time: 5–8 ms of a cold process, once; and starts loading zstd, in
  * case the index is compressed.
  */
+/** Bytes hashed by each kernel at the start: enough to use up V8's budget for optimising it. */
+const WARM_BYTES = 256 << 10;
+
 export function warmUp(): void {
   prepareStrongHashers(LIKELY_HASHES);
   prepareZstd();
-  new Xxh128Kernel(1);
+  // Some work for each block-hash kernel, so that V8 starts optimising its hash function now (on
+  // a background thread) rather than in the middle of the scan.
+  const block = new Uint8Array(WARM_BYTES);
+  const digest = new Uint8Array(16);
+  new Xxh128Kernel(1).hash(block, digest, 0);
+  new Md4Kernel(1).hash(block, digest, 0);
   new WeakScanner({ windowSize: 2048, filter: new WeakSumFilter(1) });
 }
