@@ -273,12 +273,25 @@ async function sync(
         { cause: e },
       );
     }
+    if (e instanceof PatcherError && e.code === 'ERR_PATCHER_IO' && isDiskFull(e.cause)) {
+      throw new PatcherError(
+        e.code,
+        `${e.message}; ${values.output}.gosync-part keeps what was written: free some space and run the same command again to resume, or delete it`,
+        { cause: e },
+      );
+    }
     throw e;
   } finally {
     interrupted.off();
     progress.done();
     await source?.close();
   }
+}
+
+/** Whether a write failed for want of space (a full disk, or the user's quota). */
+function isDiskFull(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /**

@@ -1,7 +1,7 @@
 // What `gosync sync` does with the mistakes and habits of its users: running it again, an
 // output that is a directory, no source for the missing bytes, the file's URL given instead of
-// its index's, Ctrl-C. Against the fault-injecting server of @gosync/testkit on 127.0.0.1.
-import { spawn } from 'node:child_process';
+// its index's, Ctrl-C, a full disk. Against the fault-injecting server of @gosync/testkit on 127.0.0.1.
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -103,4 +103,32 @@ describe('gosync sync, used as people do', { timeout: 120_000 }, () => {
     const help = await gosync(['sync', '--help']);
     expect(help.stdout).toContain('130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM');
   });
+
+  it('a full disk: exit 1, ERR_PATCHER_IO naming the part file and ENOSPC, how to go on, and the old version intact', async (ctx) => {
+    // A real full filesystem: a 512 KiB tmpfs (mounting needs root, as in CI), holding the old
+    // version (400 kB) that the sync updates in place.
+    const tiny = join(dir, 'tiny');
+    await mkdir(tiny);
+    if (!(await succeeds('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', tiny]))) ctx.skip();
+    try {
+      const out = join(tiny, 'app.bin');
+      await writeFile(out, old);
+      const run = await gosync(['sync', `${server.url}/new.bin.gsi`, '-o', out]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^gosync: ERR_PATCHER_IO: cannot write .*app\.bin\.gosync-part at offset \d+: ENOSPC/);
+      expect(run.stderr).toContain('free some space and run the same command again to resume, or delete it');
+      expect(Buffer.compare(await readFile(out), old)).toBe(0);
+    } finally {
+      await succeeds('umount', [tiny]);
+    }
+  });
 });
+
+/** Runs a program; resolves whether it exited with 0. */
+function succeeds(program: string, args: readonly string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(program, args, (error) => {
+      resolve(error === null);
+    });
+  });
+}
