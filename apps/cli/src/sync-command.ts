@@ -1,5 +1,6 @@
 // `gosync sync` and `gosync diff`: rebuild a file from an index, local seeds and a source of
 // missing bytes; or only show the plan.
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -274,11 +275,7 @@ async function sync(
       );
     }
     if (e instanceof PatcherError && e.code === 'ERR_PATCHER_IO' && isDiskFull(e.cause)) {
-      throw new PatcherError(
-        e.code,
-        `${e.message}; ${values.output}.gosync-part keeps what was written: free some space and run the same command again to resume, or delete it`,
-        { cause: e },
-      );
+      throw new PatcherError(e.code, `${e.message}; ${diskFullHint(values.output, index.fileLength)}`, { cause: e });
     }
     throw e;
   } finally {
@@ -286,6 +283,18 @@ async function sync(
     progress.done();
     await source?.close();
   }
+}
+
+/**
+ * What to do after a full disk: the next run reuses the part file as a seed while it writes a new
+ * one beside it, so it needs about the file's size free again; deleting the part file gives its
+ * space back, at the price of fetching what it held.
+ */
+function diskFullHint(output: string, fileLength: number): string {
+  const part = `${output}.gosync-part`;
+  const size = formatBytes(fileLength);
+  if (!existsSync(part)) return `free about the file's size, ${size}, and run the same command again`;
+  return `${part} keeps what was written, and the next run reuses it while it writes a new part file beside it: free about the file's size, ${size}, and run the same command again, or delete ${part} first to start over with its space back`;
 }
 
 /** Whether a write failed for want of space (a full disk, or the user's quota). */

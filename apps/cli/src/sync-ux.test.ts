@@ -116,7 +116,9 @@ describe('gosync sync, used as people do', { timeout: 120_000 }, () => {
       const run = await gosync(['sync', `${server.url}/new.bin.gsi`, '-o', out]);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^gosync: ERR_PATCHER_IO: cannot write .*app\.bin\.gosync-part at offset \d+: ENOSPC/);
-      expect(run.stderr).toContain('free some space and run the same command again to resume, or delete it');
+      expect(run.stderr).toContain(`${out}.gosync-part keeps what was written, and the next run reuses it`);
+      expect(run.stderr).toContain(`free about the file's size, 409000 bytes (399.4 KiB), and run the same command again, or delete ${out}.gosync-part first`);
+      expect(existsSync(`${out}.gosync-part`)).toBe(true);
       expect(Buffer.compare(await readFile(out), old)).toBe(0);
     } finally {
       await succeeds('umount', [tiny]);

@@ -87,6 +87,20 @@ describe.each(kernels)('$name', ({ make, min, reference }) => {
     expect(make(4).matchRun(data, w, expected, compare)).toBe(4);
   });
 
+  it('checks runs longer than its first page holds digests for (capacity 5000)', () => {
+    const w = 256;
+    const data = random(5000 * w, 5);
+    const expected = new Uint8Array(5000 * 4);
+    for (let k = 0; k < 5000; k++) expected.set(reference(data.subarray(k * w, (k + 1) * w)).subarray(0, 4), k * 4);
+    expect(make(5000).matchRun(data, w, expected, 4)).toBe(5000);
+  });
+
+  it('refuses a capacity that is not a whole number from 1 to 2^20 with ERR_INDEX_INVALID_OPTION', () => {
+    for (const capacity of [Number.NaN, -8, 0, 2.5, 2 ** 20 + 1]) {
+      expect(() => make(capacity), String(capacity)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
+    }
+  });
+
   it('refuses a digest length to compare outside 1–16 with ERR_INDEX_INVALID_OPTION', () => {
     expect(() => kernel.matchRun(new Uint8Array(4096), 2048, new Uint8Array(34), 17)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
     expect(() => kernel.matchRun(new Uint8Array(4096), 2048, new Uint8Array(34), 0)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));

@@ -3,6 +3,8 @@ import { IndexError } from './errors.js';
 
 /** The longest input one kernel call takes (the kernel's memory holds it whole). */
 const MAX_INPUT = 1 << 30;
+/** The most expected digests one run compares (16 MiB of them at 16 bytes). */
+const MAX_CAPACITY = 1 << 20;
 const PAGE = 65536;
 
 /** Where a block-hash kernel's module keeps what the host reads and writes. */
@@ -80,14 +82,21 @@ export class BlockHashKernel {
 
   /**
    * @param spec - the hash's module and layout
-   * @param expectedCapacity - the most blocks one matchRun checks
+   * @param expectedCapacity - the most blocks one matchRun checks (1 to 2^20)
+   * @throws {@link IndexError} `ERR_INDEX_INVALID_OPTION` for another capacity
    */
   protected constructor(spec: KernelSpec, expectedCapacity: number) {
+    if (!Number.isInteger(expectedCapacity) || expectedCapacity < 1 || expectedCapacity > MAX_CAPACITY) {
+      throw new IndexError('ERR_INDEX_INVALID_OPTION', `${spec.name}: expected a capacity of 1 to ${MAX_CAPACITY} digests, got ${String(expectedCapacity)}`);
+    }
     const exports = instantiateModule(spec.module);
     this.#spec = spec;
     this.#exports = { memory: exports.memory, hash: exports.hash as KernelExports['hash'], run: exports.run as KernelExports['run'] };
     this.#dataAt = spec.expectedAt + spec.digestLength * expectedCapacity;
-    this.#bytes = new Uint8Array(this.#exports.memory.buffer);
+    // Room for the expected digests from the start (a run writes them before its input).
+    const memory = this.#exports.memory;
+    if (this.#dataAt > memory.buffer.byteLength) memory.grow(Math.ceil((this.#dataAt - memory.buffer.byteLength) / PAGE));
+    this.#bytes = new Uint8Array(memory.buffer);
   }
 
   /** The kernel's memory, for a subclass to set up constants in. */

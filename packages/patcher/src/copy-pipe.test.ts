@@ -38,8 +38,9 @@ describe('WriteQueue', () => {
     },
   );
 
-  it('throws a failed write from the next add, and settles the others first when asked', async () => {
-    const queue = new WriteQueue(2);
+  it('reports the first failure at once, throws it from the next add, and settles the others first when asked', async () => {
+    const reported: unknown[] = [];
+    const queue = new WriteQueue(2, (error) => reported.push(error));
     const failure = new Error('ENOSPC');
     let slowEnded = false;
     await queue.add(
@@ -54,10 +55,13 @@ describe('WriteQueue', () => {
       () => undefined,
     );
     await later(0);
+    // Reported before anything else is added or awaited: whoever feeds the queue can stop now.
+    expect(reported).toEqual([failure]);
     await expect(queue.add(() => Promise.resolve(), () => undefined)).rejects.toBe(failure);
     await queue.settle();
     expect(slowEnded).toBe(true);
     await expect(queue.drain()).rejects.toBe(failure);
+    expect(reported).toEqual([failure]);
   });
 });
 
@@ -95,19 +99,33 @@ describe('CopyPipe', () => {
     expect(written.reduce((n, [start, end]) => n + end - start, 0)).toBe(expected.length);
   });
 
-  it('throws a failed write, and leaves no write running when it does', async () => {
+  it('when a read fails while a write is in flight, waits for that write before it throws', async () => {
     const failure = new Error('EIO');
     let running = 0;
-    let calls = 0;
+    let reads = 0;
     const pipe = new CopyPipe(4, async () => {
       running++;
-      await later(1);
+      await later(3);
       running--;
+    });
+    const read = async (offset: number, n: number, into: Uint8Array): Promise<Uint8Array> => {
+      if (++reads === 2) throw failure;
+      await later(0);
+      return into.subarray(0, n);
+    };
+    await expect(pipe.copy(read, 0, 0, 40, undefined, () => undefined)).rejects.toBe(failure);
+    expect(running).toBe(0);
+  });
+
+  it('throws a failed write', async () => {
+    const failure = new Error('EIO');
+    let calls = 0;
+    const pipe = new CopyPipe(4, async () => {
+      await later(1);
       if (++calls === 2) throw failure;
     });
     const read = (offset: number, n: number, into: Uint8Array): Promise<Uint8Array> => Promise.resolve(into.subarray(0, n));
     await expect(pipe.copy(read, 0, 0, 40, undefined, () => undefined)).rejects.toBe(failure);
-    expect(running).toBe(0);
   });
 
   it('stops at an abort between pieces', async () => {

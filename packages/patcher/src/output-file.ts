@@ -111,9 +111,9 @@ export class OutputFile {
  * @internal
  */
 export async function checkOutputDirectory(output: string): Promise<void> {
-  const directory = dirname(resolve(output));
+  const directory = dirname(resolve(OutputFile.partPath(output)));
   try {
-    await access(directory, constants.W_OK);
+    await access(directory, constants.W_OK | constants.X_OK);
   } catch (cause) {
     throw ioError(`cannot write ${output}: its directory ${directory} is missing or not writable`, cause);
   }

@@ -283,9 +283,13 @@ describe('failures keep everything intact', () => {
     const output = join(dir, 'no-such-directory', 'out');
     const phases: string[] = [];
     const run = patch(index, { seeds: [seedPath], output, source: new TestSource(target), onProgress: (e) => phases.push(e.phase) });
-    await expect(run).rejects.toThrow(join(dir, 'no-such-directory'));
+    await expect(run).rejects.toThrow(`its directory ${join(dir, 'no-such-directory')} is missing or not writable`);
     expect(await errorCode(run)).toBe('ERR_PATCHER_IO');
     expect(phases).toEqual([]);
+    // An output named as a directory (a trailing slash): its part file would go inside it.
+    await expect(patch(index, { seeds: [seedPath], output: `${join(dir, 'no-such-directory')}/`, source: new TestSource(target) })).rejects.toThrow(
+      `its directory ${join(dir, 'no-such-directory')} is missing`,
+    );
   });
 
   it('an unreadable seed → ERR_PATCHER_SEED naming it', async () => {

@@ -29,7 +29,11 @@ export interface PlanOptions extends AbortOptions {
   readonly seeds: readonly SeedInput[];
   /** Receives `scan` progress in seed bytes. */
   readonly onProgress?: ProgressListener | undefined;
-  /** Largest single fetch range in bytes (adjacent missing blocks merge up to this). Default 1 MiB: a source buffers each range whole before it hands it over, so this bounds memory per request in flight. */
+  /**
+   * Largest single fetch range in bytes (adjacent missing blocks merge up to this). Default 1 MiB:
+   * a source buffers each range whole before it hands it over, and up to four received ranges are
+   * held while they are written, so this bounds memory per request in flight and per write.
+   */
   readonly maxFetchRange?: number | undefined;
   /**
    * Threads scanning each seed file in parallel sections. Default: for seed files of 512 MiB or
@@ -330,11 +334,16 @@ async function fetchInto(
   const pending = new Map<number, number>();
   for (const r of plan.fetchRanges) pending.set(r.start, r.end);
   let fetched = 0;
-  // The next range is received and checked while the last ones are written.
-  const writes = new WriteQueue(FETCH_WRITES);
+  // The next range is received and checked while the last ones are written; a failed write
+  // stops the source at once (it throws the failure, as the abort reason).
+  const failed = new AbortController();
+  const signal = options.signal === undefined ? failed.signal : AbortSignal.any([options.signal, failed.signal]);
+  const writes = new WriteQueue(FETCH_WRITES, (error) => {
+    failed.abort(error);
+  });
   try {
-    for await (const { range, data } of source.fetch(plan.fetchRanges, { signal: options.signal })) {
-      throwIfAborted(options.signal);
+    for await (const { range, data } of source.fetch(plan.fetchRanges, { signal })) {
+      throwIfAborted(signal);
       checkFetched(index, check, options, pending, range, data);
       pending.delete(range.start);
       await writes.add(

@@ -1,6 +1,6 @@
 /**
  * How far the output is written without a gap: the writes of a patch (copies, fetches and
- * duplicates, each in target order but interleaved with the others) are marked as they finish,
+ * duplicates, several in flight at once) are marked as they finish, in any order,
  * and {@link WrittenFrontier.upTo} is the end of the written prefix. Writes must not overlap.
  *
  * @internal
