@@ -41,8 +41,13 @@ function watchTake(): { readonly threads: Worker[]; mockRestore: () => void } {
  * it gets there: a new one may take seconds on a loaded CI machine), and ends them.
  */
 async function settled(): Promise<void> {
-  await vi.waitFor(() => { expect(scanThreads.lent).toBe(0); }, { timeout: 15_000 });
+  await allBack();
   await scanThreads.end();
+}
+
+/** Waits for every thread lent to a scan to be back in the pool (see settled). */
+async function allBack(): Promise<void> {
+  await vi.waitFor(() => { expect(scanThreads.lent).toBe(0); }, { timeout: 15_000 });
 }
 
 function exited(thread: Worker): Promise<number> {
@@ -160,7 +165,7 @@ describe('parallel scans with kept threads', () => {
       for (const index of [first, second, first, first]) {
         kept.push(await planPatch(index, { seeds: [seedPath], workers: 2 }));
         // Back in the pool once it answered (a section the calling thread took is answered late).
-        await vi.waitFor(() => { expect(scanThreads.lent).toBe(0); });
+        await allBack();
       }
       expect(kept).toEqual([expected[0], expected[1], expected[0], expected[0]]);
       // One thread served all four.
@@ -223,7 +228,7 @@ describe('parallel scans with kept threads', () => {
     } finally {
       taken.mockRestore();
     }
-    await vi.waitFor(() => { expect(scanThreads.lent).toBe(0); });
+    await allBack();
     await endScanThreads();
     expect(scanThreads.idle).toBe(0);
     // Nothing to start: one thread (automatic below 512 MiB), bytes instead of a file, a missing file.
