@@ -121,7 +121,10 @@ export async function checkOutputDirectory(output: string): Promise<void> {
 
 /**
  * When an earlier run left `<output>.gosync-part`, moves it to `<output>.gosync-resume` so this
- * run can use it as a seed while it writes a new part file. @internal
+ * run can use it as a seed while it writes a new part file. A run that resumed deletes the resume
+ * file once it has copied from it (its part file then holds all of it): when both files are
+ * there, the run before stopped earlier than that, and its part file may hold less than the resume
+ * file, which is kept and the part file dropped. @internal
  */
 export async function takeResumeFile(output: string): Promise<string | undefined> {
   const part = OutputFile.partPath(output);
@@ -130,6 +133,10 @@ export async function takeResumeFile(output: string): Promise<string | undefined
     if (!(await stat(part)).isFile()) return undefined;
   } catch {
     return existsFile(resume);
+  }
+  if ((await existsFile(resume)) !== undefined) {
+    await removeFile(part);
+    return resume;
   }
   try {
     await rename(part, resume);

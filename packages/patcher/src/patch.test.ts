@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
+import type { BlockSource, ProgressEvent } from '@gosync/core';
 import { BlockIndex } from '@gosync/index';
 import { errorCode } from '@gosync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -319,6 +320,46 @@ describe('failures keep everything intact', () => {
     const result = await patch(index, { seeds: [seedPath], output, source: second, maxFetchRange: 512 });
     expect(result.resumed).toBe(true);
     expect(second.fetchedBytes).toBe(4368 - 3 * 512);
+    expect(Buffer.from(await readFile(output)).equals(Buffer.from(target))).toBe(true);
+    expect(existsSync(`${output}.gosync-part`)).toBe(false);
+    expect(existsSync(`${output}.gosync-resume`)).toBe(false);
+  });
+
+  it('a resumed run that fails after copying leaves one part file that holds what both had', async () => {
+    const { output, seedPath } = await setup('resume-twice');
+    const index = await indexOf(target, { blockSize: 512 });
+    await expect(patch(index, { seeds: [seedPath], output, source: new TestSource(target, { failAfter: 3 }), maxFetchRange: 512 })).rejects.toThrow(/connection reset/);
+    // The second run fails after one more range, once its copying is done.
+    let copied: () => void = () => undefined;
+    const copying = new Promise<void>((resolve) => (copied = resolve));
+    const late: BlockSource = {
+      async *fetch(ranges, options) {
+        await copying;
+        yield* new TestSource(target, { failAfter: 1 }).fetch(ranges, options);
+      },
+    };
+    const onProgress = (e: ProgressEvent): void => {
+      if (e.phase === 'write' && e.done === e.total) copied();
+    };
+    await expect(patch(index, { seeds: [seedPath], output, source: late, maxFetchRange: 512, onProgress })).rejects.toThrow(/connection reset/);
+    expect(existsSync(`${output}.gosync-resume`)).toBe(false);
+    expect(existsSync(`${output}.gosync-part`)).toBe(true);
+    // The third run finds the 4 ranges of the first two in the part file.
+    const third = new TestSource(target);
+    expect((await patch(index, { seeds: [seedPath], output, source: third, maxFetchRange: 512 })).resumed).toBe(true);
+    expect(third.fetchedBytes).toBe(4368 - 4 * 512);
+    expect(Buffer.from(await readFile(output)).equals(Buffer.from(target))).toBe(true);
+  });
+
+  it('a part file left beside a resume file (a run stopped before it had copied from it) is dropped, the resume file used', async () => {
+    const { output, seedPath } = await setup('resume-and-part');
+    const index = await indexOf(target, { blockSize: 512 });
+    await writeFile(`${output}.gosync-resume`, target);
+    await writeFile(`${output}.gosync-part`, new Uint8Array(target.length));
+    const source = new TestSource(target);
+    const result = await patch(index, { seeds: [seedPath], output, source });
+    expect(result.resumed).toBe(true);
+    expect(source.fetchedBytes).toBe(0);
     expect(Buffer.from(await readFile(output)).equals(Buffer.from(target))).toBe(true);
     expect(existsSync(`${output}.gosync-part`)).toBe(false);
     expect(existsSync(`${output}.gosync-resume`)).toBe(false);

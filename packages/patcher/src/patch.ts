@@ -282,6 +282,10 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
         await pipe.copy((offset, n, into) => reader.read(offset, n, into), op.from, op.to, op.length, local, onCopied);
       }
       await pipe.drain();
+      // The part file now holds every block the resume file had for this target: should this run
+      // fail too, the next resumes from the part file alone (see takeResumeFile). Where an open
+      // file cannot be deleted, it goes at the end instead.
+      if (resumeFile !== undefined) await removeFile(resumeFile).catch(() => undefined);
     })();
     const fetching = fetchInto(index, plan, out, check, { ...options, signal: local }, onWritten);
     const settled = await Promise.allSettled([copying.catch(stopOn(stop)), fetching.catch(stopOn(stop))]);
