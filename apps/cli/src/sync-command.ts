@@ -22,7 +22,8 @@ rest with range requests, checks every fetched block against its strong hash and
 against the index's file hash, then renames the result into place (with the index's mtime).
 Seeds are never modified; an existing <out> is used as a seed too (after the ones given), so
 running the same sync again fetches nothing. An interrupted run (Ctrl-C, a network failure)
-leaves <out>.gosync-part, which the next run reuses.
+leaves <out>.gosync-part, which the next run reuses (moved aside to <out>.gosync-resume until
+it has copied from it).
 
 Options:
   -o, --output <path>    the file to write (required)
