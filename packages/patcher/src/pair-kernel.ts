@@ -83,8 +83,24 @@ function rollingSumsFunction(): Code[] {
         br(0),
       ),
     ),
-    // Then roll: store the window at R_I (its first byte's address), move one byte on.
+    // Then roll: store the window at R_I (its first byte's address), move one byte on; four
+    // windows a step while the fourth roll stays within the last window. Each sum adds the
+    // difference of the bytes (ready early) last, so that a and b each take one addition a byte.
     set(R_I, get(R_DATA)),
+    block(
+      loop(
+        brIf(1, gtU(add(get(R_I), i32(4)), get(R_LAST))),
+        ...[0, 1, 2, 3].flatMap((k) => [
+          store(get(R_OUT), or(and(get(R_A), i32(0xffff)), shl(get(R_B), i32(16))), 4 * k),
+          set(R_X, load8(get(R_I), k)),
+          set(R_A, add(get(R_A), sub(load8(add(get(R_I), get(R_W)), k), get(R_X)))),
+          set(R_B, add(get(R_B), sub(get(R_A), mul(get(R_W), get(R_X))))),
+        ]),
+        set(R_I, add(get(R_I), i32(4))),
+        set(R_OUT, add(get(R_OUT), i32(16))),
+        br(0),
+      ),
+    ),
     block(
       loop(
         store(get(R_OUT), or(and(get(R_A), i32(0xffff)), shl(get(R_B), i32(16)))),
