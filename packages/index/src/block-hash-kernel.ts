@@ -104,6 +104,11 @@ export class BlockHashKernel {
     return this.#bytes;
   }
 
+  /** The shortest input {@link BlockHashKernel.hash} takes (0: any). */
+  get minLength(): number {
+    return this.#spec.minLength;
+  }
+
   /** The most digests one {@link BlockHashKernel.matchRun} compares. */
   get expectedCapacity(): number {
     return (this.#dataAt - this.#spec.expectedAt) / this.#spec.digestLength;

@@ -22,6 +22,7 @@ describe('Md4Kernel', () => {
   });
 
   it('refuses a block length of 0 for a run with ERR_INDEX_INVALID_OPTION', () => {
+    expect(new Md4Kernel().minLength).toBe(0);
     expect(() => new Md4Kernel().matchRun(new Uint8Array(64), 0, new Uint8Array(16), 16)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
   });
 });

@@ -5,6 +5,7 @@ import { Xxh128Kernel } from './xxh128-kernel.js';
 describe('Xxh128Kernel', () => {
   it('refuses inputs of 240 bytes or fewer (XXH3 hashes them another way) with ERR_INDEX_INVALID_OPTION', () => {
     const kernel = new Xxh128Kernel();
+    expect(kernel.minLength).toBe(241);
     const out = new Uint8Array(16);
     expect(() => {
       kernel.hash(new Uint8Array(240), out, 0);

@@ -17,8 +17,6 @@ export class BlockCheck {
    * long enough for it) or md4 (.zsync).
    */
   readonly #kernel: BlockHashKernel | undefined;
-  /** The shortest input the kernel takes. */
-  readonly #kernelMin: number;
   readonly #digest: Uint8Array;
   readonly #padding: Uint8Array;
 
@@ -27,7 +25,6 @@ export class BlockCheck {
     this.#hasher = hasher;
     const xxh128 = index.strongHash === 'xxh128' && index.blockSize >= XXH128_KERNEL_MIN;
     this.#kernel = xxh128 ? new Xxh128Kernel(RUN_BATCH) : index.strongHash === 'md4' ? new Md4Kernel(RUN_BATCH) : undefined;
-    this.#kernelMin = xxh128 ? XXH128_KERNEL_MIN : 0;
     this.#digest = new Uint8Array(hasher.digestLength);
     this.#padding = new Uint8Array(index.padLastBlock ? index.blockSize : 0);
   }
@@ -50,7 +47,7 @@ export class BlockCheck {
   hash(block: number, bytes: Uint8Array): Uint8Array {
     const index = this.#index;
     const pad = index.padLastBlock && block === index.count - 1 && bytes.length < index.blockSize;
-    if (this.#kernel !== undefined && !pad && bytes.length >= this.#kernelMin) {
+    if (this.#kernel !== undefined && !pad && bytes.length >= this.#kernel.minLength) {
       this.#kernel.hash(bytes, this.#digest, 0);
       return this.#digest;
     }

@@ -287,7 +287,9 @@ export async function patch(index: BlockIndex, options: PatchOptions): Promise<P
       // file cannot be deleted, it goes at the end instead.
       if (resumeFile !== undefined) await removeFile(resumeFile).catch(() => undefined);
     })();
-    const fetching = fetchInto(index, plan, out, check, { ...options, signal: local }, onWritten);
+    const fetching = fetchInto(index, plan, out, check, { ...options, signal: local }, onWritten, (error) => {
+      stop.abort(error);
+    });
     const settled = await Promise.allSettled([copying.catch(stopOn(stop)), fetching.catch(stopOn(stop))]);
     for (const s of settled) if (s.status === 'rejected') throw signal?.aborted === true ? signal.reason : s.reason;
     const fetched = (settled[1] as PromiseFulfilledResult<number>).value;
@@ -324,7 +326,10 @@ function stopOn(stop: AbortController): (error: unknown) => never {
   };
 }
 
-/** Fetches the plan's ranges into the output; returns the bytes received. */
+/**
+ * Fetches the plan's ranges into the output; returns the bytes received. A failed write is passed
+ * to `stop` at once, which aborts `options.signal` (so the source stops, throwing it).
+ */
 async function fetchInto(
   index: BlockIndex,
   plan: Plan,
@@ -332,22 +337,18 @@ async function fetchInto(
   check: BlockCheck,
   options: PatchOptions,
   onWritten: (start: number, end: number) => void,
+  stop: (error: unknown) => void,
 ): Promise<number> {
   const source = options.source;
   if (source === undefined || plan.fetchRanges.length === 0) return 0;
   const pending = new Map<number, number>();
   for (const r of plan.fetchRanges) pending.set(r.start, r.end);
   let fetched = 0;
-  // The next range is received and checked while the last ones are written; a failed write
-  // stops the source at once (it throws the failure, as the abort reason).
-  const failed = new AbortController();
-  const signal = options.signal === undefined ? failed.signal : AbortSignal.any([options.signal, failed.signal]);
-  const writes = new WriteQueue(FETCH_WRITES, (error) => {
-    failed.abort(error);
-  });
+  // The next range is received and checked while the last ones are written.
+  const writes = new WriteQueue(FETCH_WRITES, stop);
   try {
-    for await (const { range, data } of source.fetch(plan.fetchRanges, { signal })) {
-      throwIfAborted(signal);
+    for await (const { range, data } of source.fetch(plan.fetchRanges, { signal: options.signal })) {
+      throwIfAborted(options.signal);
       checkFetched(index, check, options, pending, range, data);
       pending.delete(range.start);
       await writes.add(
