@@ -35,27 +35,27 @@ const result = await patch(index, { seeds: [seed], output, source, resume: false
 console.log(JSON.stringify({ ms: performance.now() - t0, fetched: result.fetchedBytes, requests: result.requests, rss: process.resourceUsage().maxRSS * 1024 }));
 `;
 
-/** The scan: planPatch `runs` times per thread count, each timed (wall and CPU of all threads). */
+/**
+ * The scan: planPatch `runs` times per thread count, each timed (wall and CPU of all threads). The
+ * thread counts take turns, run by run, so that a slow spell of the machine (a shared VM has
+ * them) falls on all of them alike.
+ */
 const SCAN_CHILD = `
 const [indexUrl, patcherUrl, indexFile, seed, workersList, runs] = process.argv.slice(2);
 const { readIndexFile } = await import(indexUrl);
 const { planPatch } = await import(patcherUrl);
 const { index } = await readIndexFile(indexFile);
-const out = [];
-for (const workers of workersList.split(',').map(Number)) {
-  const ms = [];
-  const cpuMs = [];
-  let reused = 0;
-  for (let i = 0; i < Number(runs); i++) {
+const out = workersList.split(',').map((w) => ({ workers: Number(w), ms: [], cpuMs: [], reused: 0 }));
+for (let i = 0; i < Number(runs); i++) {
+  for (const scans of out) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const plan = await planPatch(index, { seeds: [seed], workers });
-    ms.push(performance.now() - t0);
+    const plan = await planPatch(index, { seeds: [seed], workers: scans.workers });
+    scans.ms.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
-    cpuMs.push((c.user + c.system) / 1000);
-    reused = plan.reusedBytes;
+    scans.cpuMs.push((c.user + c.system) / 1000);
+    scans.reused = plan.reusedBytes;
   }
-  out.push({ workers, ms, cpuMs, reused });
 }
 console.log(JSON.stringify(out));
 `;
@@ -112,4 +112,18 @@ export function firstThenBest(ms: readonly number[]): string {
 /** The best of the runs after the first (the first alone if there is one). */
 export function bestAfterFirst(ms: readonly number[]): number {
   return ms.length > 1 ? Math.min(...ms.slice(1)) : (ms[0] ?? Number.NaN);
+}
+
+/**
+ * The speed-ups of `faster` over `base` run by run, after the first run of each (the runs of a
+ * scan child take turns): their median, smallest and largest.
+ */
+export function speedUps(base: readonly number[], faster: readonly number[]): { median: number; min: number; max: number } {
+  const ratios: number[] = [];
+  for (let i = 1; i < Math.min(base.length, faster.length); i++) ratios.push((base[i] as number) / (faster[i] as number));
+  ratios.sort((a, b) => a - b);
+  if (ratios.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 === 1 ? (ratios[mid] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
+  return { median, min: ratios[0] as number, max: ratios.at(-1) as number };
 }
