@@ -80,3 +80,63 @@ describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
     }
   });
 });
+
+describe('SeedReader.read (small reads on the calling thread, large ones on the thread pool)', () => {
+  let dir: string;
+  const bytes = pseudoRandom(3 * MiB + 777, 11);
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gosync-seed-read-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives the bytes asked for, clamped to the end, by either way, into a buffer given or not', async () => {
+    const path = join(dir, 'seed');
+    await writeFile(path, bytes);
+    const reader = await SeedReader.open(path, 0);
+    try {
+      for (const [offset, length] of [[0, 1], [5, 4096], [MiB - 3, (256 << 10) + 1], [123, 2 * MiB], [bytes.length - 10, 1000], [bytes.length, 5]] as const) {
+        const want = bytes.subarray(offset, Math.min(bytes.length, offset + length));
+        for (const here of [false, true]) {
+          expect(Buffer.compare(await reader.read(offset, length, undefined, here), want), `${offset}+${length}`).toBe(0);
+          const into = new Uint8Array(length + 7).fill(0xee);
+          expect(Buffer.compare(await reader.read(offset, length, into, here), want), `${offset}+${length} into`).toBe(0);
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('a seed cut short fails with ERR_PATCHER_SEED naming where it ended, by either way', async () => {
+    const path = join(dir, 'shrinking');
+    await writeFile(path, bytes);
+    const reader = await SeedReader.open(path, 0);
+    const cut = MiB + 100;
+    await truncate(path, cut);
+    try {
+      for (const [offset, length, here] of [[cut - 10, 4096, false], [cut - 10, 2 * MiB, false], [0, 2 * MiB, true]] as const) {
+        await expect(reader.read(offset, length, undefined, here)).rejects.toMatchObject({
+          code: 'ERR_PATCHER_SEED',
+          message: expect.stringContaining(`ended at ${cut}`) as unknown,
+        });
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('a failing read is ERR_PATCHER_SEED naming the seed and offset, by either way', async () => {
+    const path = join(dir, 'closed');
+    await writeFile(path, bytes);
+    const reader = await SeedReader.open(path, 0);
+    await reader.close();
+    for (const length of [4096, 2 * MiB]) {
+      await expect(reader.read(4096, length)).rejects.toMatchObject({
+        code: 'ERR_PATCHER_SEED',
+        message: expect.stringContaining(`cannot read seed ${path} at offset 4096`) as unknown,
+      });
+    }
+  });
+});

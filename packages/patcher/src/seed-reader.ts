@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from '@gosync/core';
 import { PatcherError } from './errors.js';
@@ -7,6 +8,15 @@ export type SeedInput = string | Uint8Array;
 
 /** Bytes per piece of {@link SeedReader.pieces}. @internal */
 export const PIECE: number = 2 << 20;
+
+/**
+ * Reads up to this long that a caller waits for are done on the calling thread. Such a copy
+ * takes microseconds; handing it to libuv's thread pool and back costs more, and far more while
+ * the cores are busy: during the re-scans that end a parallel scan (two threads scanning, V8
+ * compiling and collecting beside them), reads of 8–36 KiB took 3–6 ms each, and one of 750 KiB
+ * 15 ms, waiting for a core.
+ */
+const READ_HERE_MAX = 256 << 10;
 
 /** Random and sequential access to one seed, file or memory. @internal */
 export class SeedReader {
@@ -39,16 +49,22 @@ export class SeedReader {
     }
   }
 
-  /** Reads `[offset, offset + length)`, clamped to the seed's end. */
-  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Reads `[offset, offset + length)`, clamped to the seed's end: on the calling thread up to
+   * {@link READ_HERE_MAX} bytes, or when `here` (a read nothing else waits beside), else on
+   * libuv's thread pool.
+   */
+  async read(offset: number, length: number, into?: Uint8Array, here = false): Promise<Uint8Array> {
     const end = Math.min(this.length, offset + length);
     const n = Math.max(0, end - offset);
     if (this.#bytes !== undefined) return this.#bytes.subarray(offset, offset + n);
     const buffer = into !== undefined && into.length >= n ? into.subarray(0, n) : new Uint8Array(n);
+    const file = this.#file as FileHandle;
+    const now = here || n <= READ_HERE_MAX;
     let done = 0;
     try {
       while (done < n) {
-        const { bytesRead } = await (this.#file as FileHandle).read(buffer, done, n - done, offset + done);
+        const bytesRead = now ? readSync(file.fd, buffer, done, n - done, offset + done) : (await file.read(buffer, done, n - done, offset + done)).bytesRead;
         if (bytesRead === 0) break;
         done += bytesRead;
       }
@@ -63,7 +79,8 @@ export class SeedReader {
 
   /**
    * The bytes `[from, to)` of the seed (default: all of it) in order, in pieces of up to {@link PIECE} bytes (2 MiB).
-   * For files, the next piece is read while the caller works on this one, into the other of two
+   * For files, the first piece is read on the calling thread (nothing could be done beside it),
+   * then the next piece is read while the caller works on this one, into the other of two
    * reused buffers (`into`, of at least PIECE bytes or what is read, else new ones): a piece
    * stays valid until the caller asks for the one after it.
    */
@@ -80,7 +97,7 @@ export class SeedReader {
     const size = this.pieceLength(from, to);
     const buffers = into !== undefined && into[0].length >= size && into[1].length >= size ? into : ([new Uint8Array(size), new Uint8Array(size)] as const);
     const readAt = (offset: number, i: number): Promise<Uint8Array> => {
-      const read = this.read(offset, Math.min(PIECE, end - offset), buffers[i & 1]);
+      const read = this.read(offset, Math.min(PIECE, end - offset), buffers[i & 1], i === 0);
       // Handled here too, so that a failure while the caller is busy is not an unhandled
       // rejection; the caller still gets it when it awaits this piece.
       read.catch(() => undefined);
