@@ -2,7 +2,10 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
   add,
+  add32x4,
   add64,
+  and128,
+  bitselect128,
   block,
   br,
   brIf,
@@ -14,20 +17,30 @@ import {
   i32,
   i64,
   instantiateModule,
+  lane32,
   load,
+  load128,
+  load32Lane,
+  load32Zero,
   load8,
   loop,
   mul,
   mul64,
+  or128,
   ret,
   rotl,
   set,
+  shl32x4,
+  shrU32x4,
   shrU64,
+  splat32,
   store,
+  store128,
   sub,
   wasmModule,
   wrap,
   xor,
+  xor128,
   xor64,
   type WasmExports,
 } from './wasm.js';
@@ -111,4 +124,57 @@ describe('wasmModule', () => {
     expect((exports.sum as (from: number, to: number) => number)(100, 400)).toBe(expected);
     expect(new Int32Array(exports.memory.buffer, 0, 1)[0]).toBe(expected);
   });
+
+  test.prop([fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 1, max: 20 })])(
+    'runs four 32-bit lanes at once: gathers, adds, shifts, bit operations, lanes out',
+    (words, shift, stride) => {
+      // simd(stride, shift): lanes gathered from 4 addresses `4 * stride` bytes apart (x), and the
+      // 16 bytes at 256 (y); stores at 512: x + y, rotl(x, shift), bitselect(x, y, x ^ y) and
+      // (x & y) | splat(shift); returns lane 2 of x.
+      const [STRIDE, SHIFT] = [0, 1];
+      const [X, Y] = [2, 3];
+      // Lane k of x is the word at 4 * stride * k, below y's 16 bytes at 256.
+      const exports = instantiate(
+        wasmModule(
+          [
+            {
+              name: 'simd',
+              params: ['i32', 'i32'],
+              locals: ['v128', 'v128'],
+              result: 'i32',
+              body: [
+                set(X, load32Zero(i32(0))),
+                set(X, load32Lane(mul(get(STRIDE), i32(4)), get(X), 1)),
+                set(X, load32Lane(mul(get(STRIDE), i32(8)), get(X), 2)),
+                set(X, load32Lane(mul(get(STRIDE), i32(12)), get(X), 3)),
+                set(Y, load128(i32(256))),
+                store128(i32(512), add32x4(get(X), get(Y))),
+                store128(i32(512), or128(shl32x4(get(X), get(SHIFT)), shrU32x4(get(X), sub(i32(32), get(SHIFT)))), 16),
+                store128(i32(512), bitselect128(get(X), get(Y), xor128(get(X), get(Y))), 32),
+                store128(i32(512), or128(and128(get(X), get(Y)), splat32(get(SHIFT))), 48),
+                ret(lane32(get(X), 2)),
+              ],
+            },
+          ],
+          1,
+        ),
+      );
+      const memory = new Int32Array(exports.memory.buffer);
+      memory.fill(0, 0, 1024);
+      const x = [0, 1, 2, 3].map((k) => words[k] as number);
+      const y = [4, 5, 6, 7].map((k) => words[k] as number);
+      for (let k = 0; k < 4; k++) memory[stride * k] = x[k] as number;
+      memory.set(y, 64);
+      expect((exports.simd as (stride: number, shift: number) => number)(stride, shift)).toBe(x[2]);
+      const out = [...memory.subarray(128, 144)];
+      const lanes = (f: (a: number, b: number) => number): number[] => x.map((a, k) => f(a, y[k] as number) | 0);
+      const rotl32 = (a: number): number => (a << shift) | (shift === 0 ? 0 : a >>> (32 - shift));
+      expect(out).toEqual([
+        ...lanes((a, b) => a + b),
+        ...lanes((a) => (shift === 0 ? a : rotl32(a))),
+        ...lanes((a, b) => (a & (a ^ b)) | (b & ~(a ^ b))),
+        ...lanes((a, b) => (a & b) | shift),
+      ]);
+    },
+  );
 });

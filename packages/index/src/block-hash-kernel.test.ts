@@ -53,7 +53,7 @@ describe.each(kernels)('$name', ({ make, min, reference }) => {
     expect(out.subarray(2)).toEqual(reference(data));
   });
 
-  test.prop([fc.constantFrom(256, 300, 1024, 2048, 4096), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 1, max: 16 }), fc.integer()])(
+  test.prop([fc.constantFrom(64, 100, 192, 256, 300, 1024, 2048, 4096).filter((w) => w >= min), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 1, max: 16 }), fc.integer()])(
     'counts the blocks of a run that match, as hashing each block does',
     (w, blocks, compare, seed) => {
       const data = random(blocks * w, seed);

@@ -20,14 +20,16 @@ export interface KernelLayout {
  * `ptr` with the module's function `hashFunction` (`hash(ptr, len)`, leaving its digest at
  * `layout.digestAt`) and compares the first `cmp` bytes of each digest with the expected ones,
  * packed `cmp` bytes per block from `layout.expectedAt`; returns how many match before the first
- * that does not. Locals: 4 and 5 (i32).
+ * that does not. Locals: 4 and 5 (i32). `before` runs first, with K (local 4, the next block to
+ * check) at 0: it may check some blocks its own way, advance K past them, and return early.
  *
  * @internal
  */
-export function runFunction(hashFunction: number, layout: KernelLayout): Code[] {
+export function runFunction(hashFunction: number, layout: KernelLayout, before: readonly Code[] = []): Code[] {
   const [PTR, LEN, COUNT, CMP, K, J] = [0, 1, 2, 3, 4, 5];
   return [
     set(K, i32(0)),
+    ...before,
     block(
       loop(
         brIf(1, geU(get(K), get(COUNT))),

@@ -25,4 +25,24 @@ describe('Md4Kernel', () => {
     expect(new Md4Kernel().minLength).toBe(0);
     expect(() => new Md4Kernel().matchRun(new Uint8Array(64), 0, new Uint8Array(16), 16)).toThrow(expect.objectContaining({ code: 'ERR_INDEX_INVALID_OPTION' }));
   });
+
+  it('checks four blocks at a time where their length is a multiple of 64, each lane its own block', () => {
+    // A run of 9: two steps of four side by side, then one alone. A byte changed in block k
+    // stops the run at k, whichever lane or step it falls in; lengths that are not a multiple
+    // of 64 go one block at a time, with the same answers.
+    const kernel = new Md4Kernel();
+    const reference = new Md4Kernel();
+    for (const w of [64, 128, 2048, 100, 4000]) {
+      const data = new Uint8Array(9 * w).map((_, i) => (i * 131 + (i >>> 7)) & 0xff);
+      const expected = new Uint8Array(9 * 16);
+      for (let k = 0; k < 9; k++) reference.hash(data.subarray(k * w, (k + 1) * w), expected, 16 * k);
+      expect(kernel.matchRun(data, w, expected, 16), `${w}`).toBe(9);
+      for (let k = 0; k < 9; k++) {
+        const changed = data.slice();
+        const at = k * w + ((k * 37) % w);
+        changed[at] = (changed[at] as number) ^ 0x40;
+        expect(kernel.matchRun(changed, w, expected, 16), `${w}, block ${k}`).toBe(k);
+      }
+    }
+  });
 });
