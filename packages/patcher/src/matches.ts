@@ -19,7 +19,11 @@ export class Matches {
     const matches = new Matches(seedOf.length);
     matches.seedOf.set(seedOf);
     matches.offsetOf.set(offsetOf);
-    for (const seed of seedOf) if (seed >= 0) matches.#found++;
+    // An indexed loop: this runs once per re-scan, before V8 optimises it, and an iterator per
+    // element made it 5–13 ms for 136 000 blocks in a scan thread (the re-scans' critical path).
+    let found = 0;
+    for (let b = 0; b < seedOf.length; b++) if ((seedOf[b] as number) >= 0) found++;
+    matches.#found = found;
     return matches;
   }
 

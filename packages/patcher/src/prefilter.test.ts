@@ -67,6 +67,17 @@ describe('ScanPrefilter', () => {
     expect(fresh).not.toBe(table.filter);
     for (const b of [0, 1, 2]) expect(fresh.has(sumOf(b))).toBe(false);
     for (let b = 3; b < 8; b++) expect(fresh.has(sumOf(b))).toBe(true);
+    // The next refresh refills the same filter (no new memory), without what it held before.
+    for (const b of [3, 4]) matches.record(b, 0, b * 64);
+    for (let i = 0; i < 3; i++) prefilter.onStaleHit(wanted, matches.found);
+    expect(prefilter.filter).toBe(fresh);
+    for (const b of [0, 1, 2, 3, 4]) expect(fresh.has(sumOf(b))).toBe(false);
+    for (let b = 5; b < 8; b++) expect(fresh.has(sumOf(b))).toBe(true);
+    // restart() goes back to the index's filter; a rebuild after it still reuses the own one.
+    prefilter.restart();
+    expect(prefilter.filter).toBe(table.filter);
+    for (let i = 0; i < 3; i++) prefilter.onStaleHit(wanted, matches.found);
+    expect(prefilter.filter).toBe(fresh);
   });
 
   it('keeps one scanner, reset for each scan, and rebuilds the filter first when many blocks were found meanwhile', async () => {

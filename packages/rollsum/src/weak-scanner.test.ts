@@ -172,6 +172,32 @@ describe('WeakScanner', () => {
     expect(seen).toEqual([8]);
   });
 
+  it('sees its filter cleared and refilled (same object, new version)', () => {
+    const data = text('abcdXefgh');
+    const abcd = weakSum(text('abcd'));
+    const efgh = weakSum(text('efgh'));
+    const filter = WeakSumFilter.from([abcd]);
+    expect(filter.has(abcd)).toBe(true);
+    const scanner = new WeakScanner({ windowSize: 4, filter });
+    const seen: number[] = [];
+    const record = (o: number): void => {
+      seen.push(o);
+    };
+    scanner.update(data, record);
+    expect(seen).toEqual([0]);
+    const version = filter.version;
+    expect(filter.clear()).toBe(filter);
+    expect(filter.version).not.toBe(version);
+    expect(filter.has(abcd)).toBe(false);
+    expect([...filter.words, ...filter.confirm].every((w) => w === 0)).toBe(true);
+    // Cleared, nothing passes; refilled with the other sum, only it does.
+    scanner.reset().update(data, record);
+    expect(seen).toEqual([0]);
+    filter.add(efgh);
+    scanner.reset().update(data, record);
+    expect(seen).toEqual([0, 5]);
+  });
+
   it('switches filters from the window after a hit, mid-buffer too', () => {
     const data = text('abcdXabcdYefghZefghWabcd');
     const w = 4;

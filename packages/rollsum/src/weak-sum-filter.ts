@@ -142,6 +142,20 @@ export class WeakSumFilter {
   }
 
   /**
+   * Removes every sum, keeping the filter's memory: refilling a filter costs less than making a
+   * new one, whose memory the system has to hand over page by page (a 3 MiB filter: about 2 ms on
+   * a VM, and more when two threads of one process do it at once).
+   *
+   * @returns this
+   */
+  clear(): this {
+    this.words.fill(0);
+    this.confirm.fill(0);
+    this.#version++;
+    return this;
+  }
+
+  /**
    * Tells whether `sum` may have been added (no false negatives).
    *
    * @param sum - weak sum value
