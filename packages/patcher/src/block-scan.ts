@@ -3,7 +3,7 @@ import type { WeakSumFilter } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import type { Matches } from './matches.js';
 import type { ScanPrefilter } from './prefilter.js';
-import type { ScanContext } from './scan.js';
+import type { JumpHandler, ScanContext } from './scan.js';
 
 /**
  * Blocks the scan checks at once after a match (a longer run goes on in the next step): bounds
@@ -39,7 +39,7 @@ export class BlockScan {
   readonly #table: WeakSumTable;
   readonly #check: BlockCheck;
   readonly #matches: Matches;
-  readonly #onJump: ((from: number, to: number, blocks: readonly number[]) => void) | undefined;
+  readonly #onJump: JumpHandler | undefined;
   readonly #prefilter: ScanPrefilter | undefined;
   readonly #seedId: number;
   /** Seed offset of the stream's first byte. */

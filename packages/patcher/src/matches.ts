@@ -8,6 +8,8 @@ export class Matches {
   /** Offset in that seed per block. */
   readonly offsetOf: Float64Array;
   #found = 0;
+  /** The matches recorded since {@link Matches.startLog}: block, offset, …. */
+  #log: number[] | undefined;
 
   constructor(count: number) {
     this.seedOf = new Int32Array(count).fill(-1);
@@ -42,6 +44,25 @@ export class Matches {
     this.seedOf[block] = seed;
     this.offsetOf[block] = offset;
     this.#found++;
+    this.#log?.push(block, offset);
     return true;
+  }
+
+  /** From now on, keeps a list of the matches recorded, for {@link Matches.takeLog}. */
+  startLog(): void {
+    this.#log = [];
+  }
+
+  /**
+   * Takes back every match recorded since {@link Matches.startLog} and returns them (block,
+   * offset, …): the matches are as they were then. A thread looks at several shares of windows
+   * in turn, each from the same start, without a copy of the matches per share.
+   */
+  takeLog(): Float64Array {
+    const log = this.#log ?? [];
+    this.#log = undefined;
+    for (let i = 0; i < log.length; i += 2) this.seedOf[log[i] as number] = -1;
+    this.#found -= log.length / 2;
+    return Float64Array.from(log);
   }
 }

@@ -2,9 +2,10 @@ import type { Worker } from 'node:worker_threads';
 import type { BlockIndex, BlockIndexInit } from '@gosync/index';
 import { PatcherError } from './errors.js';
 import type { Matches } from './matches.js';
-import type { SeedSection } from './scan.js';
 import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
-import { forEachKnownJump, keepFirst, scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
+import type { JumpHandler, SeedSection } from './scan.js';
+import { packShares, recordShares, shareRescans, unpackShareResults, type ShareResult } from './rescan-shares.js';
+import { forEachKnownJump, JumpLog, keepFirst, scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
 import { scanThreads } from './scan-threads.js';
 
 /** The index as a worker receives it (structured clone of its arrays). @internal */
@@ -108,10 +109,12 @@ function runJob(thread: Worker, job: ScanJob | ScanRescan, seed: string, onBytes
  *
  * Each section's result depends only on the section, so the merged result does not depend on
  * who scanned what: per block, the first section that found it (the smallest offset). Then the
- * windows the merge picks are looked at again (see mergeFindings), in shares (shareRescans): the
- * first here (`rescan`), the others on threads from the pool (those that just scanned), each from
- * what the sections found; their finds are recorded share by share. Threads whose job ended
- * normally go back to the pool; the others (a failure, an abort) are terminated.
+ * windows the merge picks are looked at again (see mergeFindings), in shares (shareRescans)
+ * that this thread (`rescan`) and threads from the pool (those that just scanned) claim as they
+ * claim sections, each share from what the sections found; their finds are recorded share by
+ * share, in order (recordShares), so that who looked at which does not change the result either.
+ * Threads whose job ended normally go back to the pool; the others (a failure, an abort) are
+ * terminated.
  *
  * @internal
  */
@@ -124,7 +127,7 @@ export async function scanInParallel(
   matches: Matches,
   options: { readonly signal?: AbortSignal | undefined; readonly onBytes?: ((bytes: number) => void) | undefined },
   scanHere: (section: SeedSection, onBytes: (bytes: number) => void) => Promise<SectionResult>,
-  rescan: (section: SeedSection) => Promise<void>,
+  rescan: (section: SeedSection, onJump?: JumpHandler) => Promise<void>,
   started: Worker[] = [],
 ): Promise<void> {
   const indexId = indexIdOf(index);
@@ -187,82 +190,40 @@ export async function scanInParallel(
     await Promise.all([...owners].filter((t) => t > 0).map((t) => jobs[t] as Promise<void>));
     const windows = mergeFindings(found, sections, seedId, matches);
     const shares = shareRescans(windows, Math.min(workers, sections.length));
-    // The other shares go to threads (those that just scanned, back from the pool), before this
-    // thread adds to the matches: each share starts from what the sections found.
-    const elsewhere = shares.slice(1).map(async (share, k) => {
-      const job: ScanRescan = { kind: 'rescan', id: k + 1, indexId, seed, seedId, seedOf: matches.seedOf, offsetOf: matches.offsetOf, windows: windowsOf(share) };
-      const reply = await lend(scanThreads.takeOne(), job);
-      if (reply.kind !== 'rescanned') throw new PatcherError('ERR_PATCHER_IO', `scan worker for ${seed} answered a re-scan with ${reply.kind}`);
-      return reply;
-    });
-    for (const share of elsewhere) share.catch(() => undefined);
-    for (const window of shares[0] ?? []) await rescan(window);
-    for (const window of recordShares(await Promise.all(elsewhere), seedId, matches)) await rescan(window);
+    if (shares.length <= 1) {
+      for (const window of windows) await rescan(window);
+    } else {
+      // Shares are claimed on a board, as sections are: the calling thread takes the first and
+      // goes on with the next open one, the threads (those that just scanned, back from the
+      // pool) join as they get the job. Each share starts from what the sections found, so who
+      // looks at which changes only the time.
+      const shareBoard = new SectionBoard(shares.length);
+      const packed = packShares(shares);
+      const threads = Math.min(workers, shares.length) - 1;
+      // Each job carries a copy of the matches as the sections left them, taken as it is posted
+      // (lend posts at once): before this thread logs its shares' finds into them.
+      const elsewhere = Array.from({ length: threads }, async (_, k) => {
+        const job: ScanRescan = { kind: 'rescan', id: k + 1, indexId, seed, seedId, seedOf: matches.seedOf, offsetOf: matches.offsetOf, ...packed, board: shareBoard.buffer };
+        const reply = await lend(scanThreads.takeOne(), job);
+        if (reply.kind !== 'rescanned') throw new PatcherError('ERR_PATCHER_IO', `scan worker for ${seed} answered a re-scan with ${reply.kind}`);
+        return reply.results;
+      });
+      for (const share of elsewhere) share.catch(() => undefined);
+      const results: ShareResult[] = [];
+      for (let s = shareBoard.claim(0); s >= 0; s = shareBoard.claim(0)) {
+        const jumps = new JumpLog();
+        matches.startLog();
+        for (const window of shares[s] as SeedSection[]) await rescan(window, jumps.onJump);
+        results[s] = { found: matches.takeLog(), jumps: jumps.array() };
+      }
+      for (const packedResults of await Promise.all(elsewhere)) unpackShareResults(packedResults, results);
+      for (const window of recordShares(results, seedId, matches)) await rescan(window);
+    }
     ok = true;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     if (!ok) await Promise.all([...busy].map((t) => t.terminate()));
   }
-}
-
-/**
- * Re-scans of a parallel scan shorter than this in all stay on the calling thread: a thread's
- * share costs a few milliseconds before it starts (the matches sent, its filter rebuilt).
- */
-const SHARED_RESCANS_FROM = 2 << 20;
-
-/**
- * Deals the windows to look at again into at most `threads` shares of consecutive windows and
- * about equal bytes (the first share is the calling thread's), or one share when they are few
- * (SHARED_RESCANS_FROM). Depends only on its arguments: each share starts from what the sections
- * found and adds what it finds, so the result does not depend on timing.
- *
- * @internal
- */
-export function shareRescans(windows: readonly SeedSection[], threads: number): SeedSection[][] {
-  const total = windows.reduce((n, w) => n + (w.to - w.from), 0);
-  const count = total < SHARED_RESCANS_FROM ? 1 : Math.max(1, Math.min(threads, windows.length));
-  const shares: SeedSection[][] = [[]];
-  let done = 0;
-  for (const window of windows) {
-    const length = window.to - window.from;
-    // A window goes to the next share when its middle is past this share's part of the bytes.
-    if (shares.length < count && done + length / 2 > (shares.length * total) / count && (shares.at(-1) as SeedSection[]).length > 0) shares.push([]);
-    (shares.at(-1) as SeedSection[]).push(window);
-    done += length;
-  }
-  return shares;
-}
-
-/**
- * Records what the shares after the first found (the first one's finds are in `matches`
- * already), share by share, in order: a block two shares found keeps the first share's offset,
- * the smaller one (shares are in seed order). Returns the windows to look at again: a share did
- * not know what the shares before it found, so where it matched such a block and jumped (its
- * match at `from` − 1), one thread would have rolled on, as for the sections (mergeFindings).
- *
- * @internal
- */
-export function recordShares(
-  shares: readonly { readonly found: Float64Array; readonly jumps: Float64Array }[],
-  seedId: number,
-  matches: Matches,
-): SeedSection[] {
-  for (const { found } of shares) {
-    for (let i = 0; i + 1 < found.length; i += 2) matches.record(found[i] as number, seedId, found[i + 1] as number);
-  }
-  const again: SeedSection[] = [];
-  for (const { jumps } of shares) forEachKnownJump(jumps, matches, seedId, (from) => from - 1, (w) => again.push(w));
-  return again;
-}
-
-function windowsOf(share: readonly SeedSection[]): Float64Array {
-  const out = new Float64Array(2 * share.length);
-  for (const [i, w] of share.entries()) {
-    out[2 * i] = w.from;
-    out[2 * i + 1] = w.to;
-  }
-  return out;
 }
 
 /**

@@ -168,7 +168,7 @@ async function scanSeeds(
         matches,
         ctx,
         (section, onBytes) => scanSection({ ...ctx, onBytes }, reader, section),
-        (section) => scanBlocks({ ...ctx, onBytes: undefined }, i, reader, section),
+        (section, onJump) => scanBlocks({ ...ctx, onBytes: undefined, onJump }, i, reader, section),
         i === 0 ? early : [],
       );
     } else await scanBlocks(ctx, i, reader);

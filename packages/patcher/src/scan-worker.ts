@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
 import { Matches } from './matches.js';
+import { packShareResults, type ShareResult } from './rescan-shares.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, type SeedSection } from './scan.js';
 import { JumpLog, scanClaimed, scanSection, SectionBoard } from './section-scan.js';
@@ -36,8 +37,9 @@ export interface ScanJob {
 }
 
 /**
- * A share of the re-scans after a parallel scan (see shareRescans): the windows to look at again,
- * in order, with what the scan found (per block, as in Matches) and what this share finds.
+ * The re-scans after a parallel scan (see shareRescans): shares of windows to look at again, in
+ * order, each from what the scan found (per block, as in Matches); the thread claims shares on
+ * the board, as for sections, until none is left.
  * @internal
  */
 export interface ScanRescan {
@@ -49,19 +51,20 @@ export interface ScanRescan {
   readonly seedId: number;
   readonly seedOf: Int32Array;
   readonly offsetOf: Float64Array;
-  /** from, to of each window. */
+  /** from, to of each window, share after share (packShares). */
   readonly windows: Float64Array;
+  /** Where each share's windows start (in windows), and the end. */
+  readonly shareStarts: Int32Array;
+  /** The SectionBoard's buffer, a slot per share. */
+  readonly board: SharedArrayBuffer;
 }
 
 /** A worker's answer: progress, a result, a section the calling thread took, or an error. @internal */
 export type ScanReply =
   | { readonly id: number; readonly kind: 'progress'; readonly bytes: number }
   | { readonly id: number; readonly kind: 'done'; readonly offsetOf: Float64Array; readonly jumps: Float64Array }
-  /**
-   * What a share of re-scans found: block, offset, per block; and its jumps after new matches (as
-   * SectionResult.jumps).
-   */
-  | { readonly id: number; readonly kind: 'rescanned'; readonly found: Float64Array; readonly jumps: Float64Array }
+  /** What the shares of re-scans this thread claimed found (packShareResults). */
+  | { readonly id: number; readonly kind: 'rescanned'; readonly results: Float64Array }
   | { readonly id: number; readonly kind: 'skipped' }
   | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly code?: string | undefined };
 
@@ -111,7 +114,7 @@ if (port !== null) {
           reply.kind === 'done'
             ? [reply.offsetOf.buffer as ArrayBuffer, reply.jumps.buffer as ArrayBuffer]
             : reply.kind === 'rescanned'
-              ? [reply.found.buffer as ArrayBuffer, reply.jumps.buffer as ArrayBuffer]
+              ? [reply.results.buffer as ArrayBuffer]
               : [],
         );
       },
@@ -140,23 +143,27 @@ async function run(job: ScanJob): Promise<ScanReply> {
   }
 }
 
-/** Looks again at a share of the windows, in order, with what the scan found and what the share finds. */
+/** Claims shares of the windows and looks again at each, in order, from what the scan found. */
 async function rescan(job: ScanRescan): Promise<ScanReply> {
   const { index, table, check, prefilter } = await prepared(job.indexId);
   const matches = Matches.of(job.seedOf, job.offsetOf);
-  const jumps = new JumpLog();
+  const board = new SectionBoard(job.board);
+  const results: [number, ShareResult][] = [];
   // Rebuilt for these matches at the first window.
   prefilter.restart();
   const reader = await SeedReader.open(job.seed, job.seedId);
   try {
-    const ctx = { index, table, check, matches, prefilter, onJump: jumps.onJump };
-    for (let w = 0; w + 1 < job.windows.length; w += 2) {
-      await scanBlocks(ctx, job.seedId, reader, { from: job.windows[w] as number, to: job.windows[w + 1] as number });
+    for (let s = board.claim(job.id); s >= 0; s = board.claim(job.id)) {
+      const jumps = new JumpLog();
+      const ctx = { index, table, check, matches, prefilter, onJump: jumps.onJump };
+      matches.startLog();
+      for (let w = job.shareStarts[s] as number; w < (job.shareStarts[s + 1] as number); w++) {
+        await scanBlocks(ctx, job.seedId, reader, { from: job.windows[2 * w] as number, to: job.windows[2 * w + 1] as number });
+      }
+      results.push([s, { found: matches.takeLog(), jumps: jumps.array() }]);
     }
   } finally {
     await reader.close();
   }
-  const found: number[] = [];
-  for (let b = 0; b < index.count; b++) if ((job.seedOf[b] as number) < 0 && (matches.seedOf[b] as number) >= 0) found.push(b, matches.offsetOf[b] as number);
-  return { id: job.id, kind: 'rescanned', found: Float64Array.from(found), jumps: jumps.array() };
+  return { id: job.id, kind: 'rescanned', results: packShareResults(results) };
 }

@@ -14,6 +14,12 @@ export interface SeedSection {
   readonly to: number;
 }
 
+/**
+ * Told of each jump after new matches: the window `[from, to)` skipped and the blocks found new
+ * at its start. @internal
+ */
+export type JumpHandler = (from: number, to: number, blocks: readonly number[]) => void;
+
 /** What one seed scan needs. @internal */
 export interface ScanContext {
   readonly index: BlockIndex;
@@ -28,7 +34,7 @@ export interface ScanContext {
    * `blocks` for the first time: a parallel scan looks there again when an earlier section had
    * found them already, as one thread would have.
    */
-  readonly onJump?: ((from: number, to: number, blocks: readonly number[]) => void) | undefined;
+  readonly onJump?: JumpHandler | undefined;
   /**
    * The rolling scanner and its prefilter, kept across the scans of these matches (the re-scans
    * of a parallel scan, the next seeds); without it every scan makes its own.

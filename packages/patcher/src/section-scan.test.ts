@@ -6,7 +6,8 @@ import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockCheck } from './block-check.js';
 import { Matches } from './matches.js';
-import { initOf, mergeFindings, recordShares, shareRescans } from './parallel-scan.js';
+import { initOf, mergeFindings } from './parallel-scan.js';
+import { packShares, unpackShareResults, type ShareResult } from './rescan-shares.js';
 import { scanBlocks, type SeedSection } from './scan.js';
 import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
 import { scanSection, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
@@ -191,85 +192,6 @@ describe('mergeFindings', () => {
   });
 });
 
-describe('shareRescans', () => {
-  const arbWindows = fc.array(fc.integer({ min: 1, max: 1 << 21 }), { maxLength: 40 }).map((lengths) => {
-    let at = 0;
-    return lengths.map((n) => {
-      const w = { from: at + 7, to: at + 7 + n };
-      at = w.to;
-      return w;
-    });
-  });
-
-  test.prop([arbWindows, fc.integer({ min: 1, max: 5 })])('deals consecutive windows into shares of about equal bytes, few windows to one', (windows, threads) => {
-    const shares = shareRescans(windows, threads);
-    const bytes = (list: readonly SeedSection[]): number => list.reduce((n, w) => n + (w.to - w.from), 0);
-    const total = bytes(windows);
-    // All of them, in order, the calling thread's share first.
-    expect(shares.flat()).toEqual(windows);
-    expect(shares[0]).toBeDefined();
-    for (const share of shares.slice(1)) expect(share.length).toBeGreaterThan(0);
-    if (total < 2 << 20) expect(shares).toHaveLength(1);
-    else expect(shares.length).toBeLessThanOrEqual(Math.min(threads, windows.length));
-    // Each share at most its part of the bytes plus one window.
-    const largest = Math.max(0, ...windows.map((w) => w.to - w.from));
-    for (const share of shares) expect(bytes(share)).toBeLessThanOrEqual(total / shares.length + largest);
-    expect(shareRescans(windows, threads)).toEqual(shares);
-  });
-});
-
-describe('recordShares', () => {
-  // Shares in seed order, each finding blocks at offsets inside its own stretch, with a jump
-  // after each block it found: the first share's finds are already in the matches.
-  const arbShares = fc.record({ count: fc.integer({ min: 1, max: 30 }), shares: fc.integer({ min: 1, max: 4 }), seed: fc.integer() }).map(({ count, shares, seed }) => {
-    const random = pseudoRandom(count * shares * 3 + 8, seed);
-    let r = 0;
-    const next = (): number => random[r++ % random.length] as number;
-    return {
-      count,
-      shares: Array.from({ length: shares }, (_, s) => {
-        const found: number[] = [];
-        const jumps: number[] = [];
-        for (let b = 0; b < count; b++) {
-          if (next() % 3 !== 0) continue;
-          const at = 1000 * s + (next() % 1000);
-          found.push(b, at);
-          jumps.push(at + 1, at + 50, 1, b);
-        }
-        return { found: Float64Array.from(found), jumps: Float64Array.from(jumps) };
-      }),
-    };
-  });
-
-  test.prop([arbShares])('records the shares in order and looks again where a share jumped over an earlier one’s block', ({ count, shares }) => {
-    const matches = new Matches(count);
-    // Another seed's block stays.
-    matches.record(0, 0, 5);
-    const [first, ...rest] = shares;
-    for (let i = 0; i + 1 < (first?.found.length ?? 0); i += 2) matches.record(first?.found[i] as number, 1, first?.found[i + 1] as number);
-    const again = recordShares(rest, 1, matches);
-    const expected = new Matches(count);
-    expected.record(0, 0, 5);
-    const firstShareOf = new Map<number, number>();
-    for (const [s, share] of shares.entries()) {
-      for (let i = 0; i + 1 < share.found.length; i += 2) {
-        if (expected.record(share.found[i] as number, 1, share.found[i + 1] as number)) firstShareOf.set(share.found[i] as number, s);
-      }
-    }
-    expect(Array.from(matches.seedOf)).toEqual(Array.from(expected.seedOf));
-    expect(Array.from(matches.offsetOf)).toEqual(Array.from(expected.offsetOf));
-    // Exactly the jumps, after the first share, over a block an earlier share found.
-    const expectedAgain: SeedSection[] = [];
-    for (const [s, share] of rest.entries()) {
-      for (let j = 0; j < share.jumps.length; j += 4) {
-        const block = share.jumps[j + 3] as number;
-        if ((firstShareOf.get(block) ?? Infinity) < s + 1) expectedAgain.push({ from: share.jumps[j] as number, to: share.jumps[j + 1] as number });
-      }
-    }
-    expect(again).toEqual(expectedAgain);
-  });
-});
-
 describe('scan worker', () => {
   const base = pseudoRandom(600_000, 21);
   const target = applyEdits(base, [
@@ -354,7 +276,7 @@ describe('scan worker', () => {
     expect(unknown).toMatchObject({ kind: 'error', message: expect.stringContaining('index 7 was not sent') as unknown });
   }, 30_000);
 
-  it('looks again at a share of windows as the calling thread would, from what the sections found', async () => {
+  it('looks again at the shares it claims as the calling thread would, each from what the sections found', async () => {
     const seed = join(dir, 'rescan.seed');
     await writeFile(seed, base);
     const index = await indexOf(target, { blockSize: 1024 });
@@ -363,24 +285,48 @@ describe('scan worker', () => {
     known.record(0, 0, 999);
     const first = await scanHere(index, seed, sections[0] as SeedSection);
     for (let b = 0; b < index.count; b++) if ((first.seedOf[b] as number) >= 0) known.record(b, 1, first.offsetOf[b] as number);
-    const windows = [
-      { from: 220_000, to: 260_000 },
-      { from: 480_000, to: 560_000 },
-    ];
-    const here = Matches.of(known.seedOf, known.offsetOf);
-    const reader = await SeedReader.open(seed, 1);
-    try {
-      const ctx = { index, table: new WeakSumTable(index), check: await BlockCheck.create(index), matches: here };
-      for (const w of windows) await scanBlocks(ctx, 1, reader, w);
-    } finally {
-      await reader.close();
-    }
-    const job: ScanRescan = { kind: 'rescan', id: 1, indexId: 3, seed, seedId: 1, seedOf: known.seedOf, offsetOf: known.offsetOf, windows: Float64Array.from([220_000, 260_000, 480_000, 560_000]) };
-    const [reply] = await inWorker(prepare(3, index), job);
-    if (reply?.kind !== 'rescanned') throw new Error(`expected rescanned, got ${reply?.kind}`);
-    const expected: number[] = [];
-    for (let b = 0; b < index.count; b++) if (!known.has(b) && here.has(b)) expected.push(b, here.offsetOf[b] as number);
-    expect(expected.length).toBeGreaterThan(20);
-    expect(Array.from(reply.found)).toEqual(expected);
+    // Two shares: the second holds two windows, the second of which starts where the first
+    // share's window ends (it must not see what that share found).
+    const shares = [[{ from: 480_000, to: 560_000 }], [{ from: 220_000, to: 260_000 }, { from: 480_000, to: 530_000 }]];
+    /** What the calling thread finds in a share, from `known`: block, offset (sorted by block), and jumps. */
+    const here = async (share: readonly SeedSection[]): Promise<{ found: number[]; jumps: number[] }> => {
+      const matches = Matches.of(known.seedOf, known.offsetOf);
+      const jumps: number[] = [];
+      const reader = await SeedReader.open(seed, 1);
+      try {
+        const ctx = { index, table: new WeakSumTable(index), check: await BlockCheck.create(index), matches, onJump: (from: number, to: number, blocks: readonly number[]) => jumps.push(from, to, Math.min(64, blocks.length), ...blocks.slice(0, 64)) };
+        for (const w of share) await scanBlocks(ctx, 1, reader, w);
+      } finally {
+        await reader.close();
+      }
+      const found: number[] = [];
+      for (let b = 0; b < index.count; b++) if (!known.has(b) && matches.has(b)) found.push(b, matches.offsetOf[b] as number);
+      return { found, jumps };
+    };
+    const sorted = (found: Float64Array): number[] => {
+      const pairs: [number, number][] = [];
+      for (let i = 0; i + 1 < found.length; i += 2) pairs.push([found[i] as number, found[i + 1] as number]);
+      return pairs.sort((x, y) => x[0] - y[0]).flat();
+    };
+    const expected = await Promise.all(shares.map(here));
+    expect(expected[0]?.found.length).toBeGreaterThan(20);
+    expect(expected[1]?.found.length).toBeGreaterThan(20);
+    const job = (board: SectionBoard): ScanRescan => ({ kind: 'rescan', id: 1, indexId: 3, seed, seedId: 1, seedOf: known.seedOf, offsetOf: known.offsetOf, ...packShares(shares), board: board.buffer });
+    // The thread claims both shares.
+    const [both] = await inWorker(prepare(3, index), job(new SectionBoard(2)));
+    if (both?.kind !== 'rescanned') throw new Error(`expected rescanned, got ${both?.kind}`);
+    const results: ShareResult[] = [];
+    unpackShareResults(both.results, results);
+    expect(results.map((r) => ({ found: sorted(r.found), jumps: Array.from(r.jumps) }))).toEqual(expected);
+    // The calling thread took the first share already: the thread looks at the second alone.
+    const taken = new SectionBoard(2);
+    expect(taken.claim(0)).toBe(0);
+    const [second] = await inWorker(prepare(3, index), job(taken));
+    if (second?.kind !== 'rescanned') throw new Error(`expected rescanned, got ${second?.kind}`);
+    const only: ShareResult[] = [];
+    unpackShareResults(second.results, only);
+    expect(only[0]).toBeUndefined();
+    expect(sorted(only[1]?.found ?? new Float64Array())).toEqual(expected[1]?.found);
+    expect(taken.owner(1)).toBe(1);
   }, 30_000);
 });
