@@ -153,6 +153,8 @@ async function scanSeeds(
       options.onProgress?.({ phase: 'scan', done, total });
     },
   };
+  /** The sections' matches, one for all the sections this thread scans (see scanSection). */
+  let scratch: Matches | undefined;
   for (const [i, reader] of readers.entries()) {
     if (matches.found === index.count) break;
     throwIfAborted(options.signal);
@@ -167,7 +169,7 @@ async function scanSeeds(
         workers,
         matches,
         ctx,
-        (section, onBytes) => scanSection({ ...ctx, onBytes }, reader, section),
+        (section, onBytes) => scanSection({ ...ctx, onBytes }, reader, section, (scratch ??= new Matches(index.count))),
         (section, onJump) => scanBlocks({ ...ctx, onBytes: undefined, onJump }, i, reader, section),
         i === 0 ? early : [],
       );

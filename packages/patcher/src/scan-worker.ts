@@ -75,6 +75,8 @@ interface Prepared {
   readonly check: BlockCheck;
   /** The thread's scanner, restarted for each section. */
   readonly prefilter: ScanPrefilter;
+  /** The matches of the section being scanned (see scanSection). */
+  readonly scratch: Matches;
 }
 
 /** The index of the last ScanPrepare, with its tables (being) built. */
@@ -86,7 +88,7 @@ function prepare(id: number, init: BlockIndexInit): void {
   const ready = (async (): Promise<Prepared> => {
     const index = new BlockIndex(init);
     const table = new WeakSumTable(index);
-    return { index, table, check: await BlockCheck.create(index), prefilter: new ScanPrefilter(index, table) };
+    return { index, table, check: await BlockCheck.create(index), prefilter: new ScanPrefilter(index, table), scratch: new Matches(index.count) };
   })();
   // A failure is reported by the job that needs the tables.
   ready.catch(() => undefined);
@@ -127,7 +129,7 @@ if (port !== null) {
 }
 
 async function run(job: ScanJob): Promise<ScanReply> {
-  const { index, table, check, prefilter } = await prepared(job.indexId);
+  const { index, table, check, prefilter, scratch } = await prepared(job.indexId);
   // Until its first claim, the calling thread may take every section; and one going fast
   // (near-identical data) is left to scan them all (see scanClaimed).
   const board = new SectionBoard(job.board);
@@ -136,7 +138,7 @@ async function run(job: ScanJob): Promise<ScanReply> {
     const onBytes = (bytes: number): void => {
       port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
     };
-    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes, prefilter }, reader, section), job.sections, board, job.id, index.count);
+    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes, prefilter }, reader, section, scratch), job.sections, board, job.id, index.count);
     return found.sections === 0 ? { id: job.id, kind: 'skipped' } : { id: job.id, kind: 'done', offsetOf: found.offsetOf, jumps: found.jumps };
   } finally {
     await reader.close();

@@ -67,6 +67,36 @@ async function scanHere(index: BlockIndex, seed: string, section: SeedSection): 
   }
 }
 
+describe('scanSection', () => {
+  it('gives with one scratch for all sections what fresh matches give, and leaves the scratch empty', async () => {
+    const base = pseudoRandom(300_000, 41);
+    const target = applyEdits(base, [
+      { kind: 'insert', at: 120_000, bytes: text('new bytes') },
+      { kind: 'duplicate', at: 5_000, length: 20_000, to: 250_000 },
+    ]);
+    const seed = join(dir, 'scratch.seed');
+    await writeFile(seed, base);
+    const index = await indexOf(target, { blockSize: 1024 });
+    const layout = [{ from: 0, to: 100_000 }, { from: 100_000, to: 200_000 }, { from: 200_000, to: 300_000 }];
+    const scratch = new Matches(index.count);
+    const reader = await SeedReader.open(seed, 0);
+    try {
+      const ctx = { index, table: new WeakSumTable(index), check: await BlockCheck.create(index) };
+      for (const section of layout) {
+        const reused = await scanSection(ctx, reader, section, scratch);
+        const fresh = await scanSection(ctx, reader, section);
+        expect(reused.found.length).toBeGreaterThan(100);
+        expect(Array.from(reused.found)).toEqual(Array.from(fresh.found));
+        expect(Array.from(reused.jumps)).toEqual(Array.from(fresh.jumps));
+        expect(scratch.found).toBe(0);
+        expect(scratch.seedOf.every((s) => s === -1)).toBe(true);
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
 describe('sectionLayout', () => {
   test.prop([fc.integer({ min: 1, max: 2 ** 40 }), fc.integer({ min: 2, max: 16 }), fc.integer({ min: 1, max: 1 << 20 })])(
     'cuts the whole seed into block-aligned sections, large ones first',
@@ -149,17 +179,20 @@ describe('mergeFindings', () => {
       const random = pseudoRandom(count * sections.length * 4 + 8, seed);
       let r = 0;
       const next = (): number => (random[r++ % random.length] as number);
-      const results = sections.map((s) => {
-        const seedOf = new Int32Array(count).fill(-1);
-        const offsetOf = new Float64Array(count);
+      const results = sections.map((s): SectionResult => {
+        const found: number[] = [];
         const jumps: number[] = [];
         for (let b = 0; b < count; b++) {
           if (next() % 3 !== 0) continue;
-          seedOf[b] = 0;
-          offsetOf[b] = s.from + ((next() * 97) % (s.to - s.from));
-          jumps.push(offsetOf[b] as number, (offsetOf[b] as number) + 1, 1, b);
+          const at = s.from + ((next() * 97) % (s.to - s.from));
+          found.push(b, at);
+          jumps.push(at, at + 1, 1, b);
         }
-        return { seedOf, offsetOf, jumps: Float64Array.from(jumps) };
+        // In the order found, which is not the blocks' order.
+        const pairs: [number, number][] = [];
+        for (let i = 0; i < found.length; i += 2) pairs.push([found[i] as number, found[i + 1] as number]);
+        pairs.sort((x, y) => x[1] - y[1]);
+        return { found: Float64Array.from(pairs.flat()), jumps: Float64Array.from(jumps) };
       });
       const owner = sections.map(() => next() % threads);
       return { count, sections, results, owner, threads };
@@ -169,7 +202,7 @@ describe('mergeFindings', () => {
     const expected = new Matches(count);
     // Seed 0 was scanned before: what it holds stays.
     expected.record(0, 0, 12345);
-    for (const r of results) for (let b = 0; b < count; b++) if ((r.seedOf[b] as number) >= 0) expected.record(b, 1, r.offsetOf[b] as number);
+    for (const r of results) for (let i = 0; i + 1 < r.found.length; i += 2) expected.record(r.found[i] as number, 1, r.found[i + 1] as number);
     const found = Array.from({ length: threads }, () => new ThreadFindings(count));
     // Each thread adds its sections in the order it claimed them (any order among its own).
     for (let k = sections.length - 1; k >= 0; k--) found[owner[k] as number]?.add(k, results[k] as SectionResult);
@@ -206,9 +239,15 @@ describe('scan worker', () => {
     board.claim(0);
     return board;
   };
+  /** Per block, where a section scanned here found it (−1: not). */
+  const offsetsOf = (here: SectionResult, count: number): number[] => {
+    const offsetOf = Array<number>(count).fill(-1);
+    for (let i = 0; i + 1 < here.found.length; i += 2) offsetOf[here.found[i] as number] = here.found[i + 1] as number;
+    return offsetOf;
+  };
   /** What a worker reports for one section scanned here. */
-  const asFound = (here: SectionResult, k: number): { offsetOf: number[]; jumps: number[] } => ({
-    offsetOf: Array.from(here.offsetOf, (at, b) => ((here.seedOf[b] as number) >= 0 ? at : -1)),
+  const asFound = (here: SectionResult, k: number, count: number): { offsetOf: number[]; jumps: number[] } => ({
+    offsetOf: offsetsOf(here, count),
     jumps: [k, here.jumps.length, ...here.jumps],
   });
 
@@ -222,7 +261,7 @@ describe('scan worker', () => {
     if (reply?.kind !== 'done') return;
     expect(board.owner(1)).toBe(1);
     const here = await scanHere(index, seed, section);
-    expect({ offsetOf: Array.from(reply.offsetOf), jumps: Array.from(reply.jumps) }).toEqual(asFound(here, 1));
+    expect({ offsetOf: Array.from(reply.offsetOf), jumps: Array.from(reply.jumps) }).toEqual(asFound(here, 1, index.count));
     // Something was found, and only in the section.
     const found = Array.from(reply.offsetOf).filter((at) => at >= 0);
     expect(found.length).toBeGreaterThan(100);
@@ -231,10 +270,12 @@ describe('scan worker', () => {
     const [both] = await inWorker(prepare(1, index), { kind: 'scan', id: 1, indexId: 1, seed, sections, board: new SectionBoard(2).buffer });
     if (both?.kind !== 'done') throw new Error(`expected done, got ${both?.kind}`);
     const first = await scanHere(index, seed, sections[0] as SeedSection);
-    const merged = new Matches(index.count);
-    for (const r of [first, here]) for (let b = 0; b < index.count; b++) if ((r.seedOf[b] as number) >= 0) merged.record(b, 0, r.offsetOf[b] as number);
-    expect(Array.from(both.offsetOf)).toEqual(asFound({ seedOf: merged.seedOf, offsetOf: merged.offsetOf, jumps: new Float64Array() }, 0).offsetOf);
-    expect(Array.from(both.jumps)).toEqual([...asFound(first, 0).jumps, ...asFound(here, 1).jumps]);
+    const merged = Array<number>(index.count).fill(-1);
+    for (const r of [first, here]) {
+      for (const [b, at] of offsetsOf(r, index.count).entries()) if (at >= 0 && ((merged[b] as number) < 0 || at < (merged[b] as number))) merged[b] = at;
+    }
+    expect(Array.from(both.offsetOf)).toEqual(merged);
+    expect(Array.from(both.jumps)).toEqual([...asFound(first, 0, index.count).jumps, ...asFound(here, 1, index.count).jumps]);
   }, 30_000);
 
   it('leaves the sections to a calling thread that took them all, or is going through fast', async () => {
@@ -263,12 +304,12 @@ describe('scan worker', () => {
     // no longer kept.
     const replies = await inWorker(prepare(7, first), job(7), prepare(7, first), job(7), prepare(8, second), job(8), job(8), job(7));
     const [once, again, other, otherAgain, unknown] = replies;
-    const here = asFound(await scanHere(first, seed, section), 1).offsetOf;
+    const here = asFound(await scanHere(first, seed, section), 1, first.count).offsetOf;
     for (const reply of [once, again]) {
       expect(reply?.kind).toBe('done');
       if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(here);
     }
-    const hereOther = asFound(await scanHere(second, seed, section), 1).offsetOf;
+    const hereOther = asFound(await scanHere(second, seed, section), 1, second.count).offsetOf;
     for (const reply of [other, otherAgain]) {
       expect(reply?.kind).toBe('done');
       if (reply?.kind === 'done') expect(Array.from(reply.offsetOf)).toEqual(hereOther);
@@ -284,7 +325,7 @@ describe('scan worker', () => {
     const known = new Matches(index.count);
     known.record(0, 0, 999);
     const first = await scanHere(index, seed, sections[0] as SeedSection);
-    for (let b = 0; b < index.count; b++) if ((first.seedOf[b] as number) >= 0) known.record(b, 1, first.offsetOf[b] as number);
+    for (let i = 0; i + 1 < first.found.length; i += 2) known.record(first.found[i] as number, 1, first.found[i + 1] as number);
     // Two shares: the second holds two windows, the second of which starts where the first
     // share's window ends (it must not see what that share found).
     const shares = [[{ from: 480_000, to: 560_000 }], [{ from: 220_000, to: 260_000 }, { from: 480_000, to: 530_000 }]];
