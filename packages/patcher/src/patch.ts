@@ -11,6 +11,7 @@ import { createOutputHasher, type OutputHasher } from './output-hasher.js';
 import { makePlan, type Plan } from './plan.js';
 import { prepareThreads, scanInParallel } from './parallel-scan.js';
 import { scanThreads, workerCount } from './scan-threads.js';
+import { PairScanMemory } from './pair-scan-memory.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, scanChunks, type ScanContext } from './scan.js';
 import { scanSection } from './section-scan.js';
@@ -143,6 +144,7 @@ async function scanSeeds(
     // One scanner for the seeds, sections and re-scans in turn, its filter kept to what is still
     // wanted (restarted for each section, which starts with nothing found).
     prefilter: new ScanPrefilter(index, table),
+    pairMemory: new PairScanMemory(),
     check,
     matches,
     signal: options.signal,

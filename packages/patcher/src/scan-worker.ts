@@ -8,6 +8,7 @@ import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
 import { Matches } from './matches.js';
 import { packShareResults, type ShareResult } from './rescan-shares.js';
+import { PairScanMemory } from './pair-scan-memory.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, type SeedSection } from './scan.js';
 import { JumpLog, scanClaimed, scanSection, SectionBoard } from './section-scan.js';
@@ -77,6 +78,8 @@ interface Prepared {
   readonly prefilter: ScanPrefilter;
   /** The matches of the section being scanned (see scanSection). */
   readonly scratch: Matches;
+  /** The pair scan's kernel and buffers (.zsync indexes), kept for all the thread's scans. */
+  readonly pairMemory: PairScanMemory;
 }
 
 /** The index of the last ScanPrepare, with its tables (being) built. */
@@ -88,7 +91,7 @@ function prepare(id: number, init: BlockIndexInit): void {
   const ready = (async (): Promise<Prepared> => {
     const index = new BlockIndex(init);
     const table = new WeakSumTable(index);
-    return { index, table, check: await BlockCheck.create(index), prefilter: new ScanPrefilter(index, table), scratch: new Matches(index.count) };
+    return { index, table, check: await BlockCheck.create(index), prefilter: new ScanPrefilter(index, table), scratch: new Matches(index.count), pairMemory: new PairScanMemory() };
   })();
   // A failure is reported by the job that needs the tables.
   ready.catch(() => undefined);
@@ -129,7 +132,7 @@ if (port !== null) {
 }
 
 async function run(job: ScanJob): Promise<ScanReply> {
-  const { index, table, check, prefilter, scratch } = await prepared(job.indexId);
+  const { index, table, check, prefilter, scratch, pairMemory } = await prepared(job.indexId);
   // Until its first claim, the calling thread may take every section; and one going fast
   // (near-identical data) is left to scan them all (see scanClaimed).
   const board = new SectionBoard(job.board);
@@ -138,7 +141,7 @@ async function run(job: ScanJob): Promise<ScanReply> {
     const onBytes = (bytes: number): void => {
       port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
     };
-    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes, prefilter }, reader, section, scratch), job.sections, board, job.id, index.count);
+    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes, prefilter, pairMemory }, reader, section, scratch), job.sections, board, job.id, index.count);
     return found.sections === 0 ? { id: job.id, kind: 'skipped' } : { id: job.id, kind: 'done', offsetOf: found.offsetOf, jumps: found.jumps };
   } finally {
     await reader.close();
@@ -147,7 +150,7 @@ async function run(job: ScanJob): Promise<ScanReply> {
 
 /** Claims shares of the windows and looks again at each, in order, from what the scan found. */
 async function rescan(job: ScanRescan): Promise<ScanReply> {
-  const { index, table, check, prefilter } = await prepared(job.indexId);
+  const { index, table, check, prefilter, pairMemory } = await prepared(job.indexId);
   const matches = Matches.of(job.seedOf, job.offsetOf);
   const board = new SectionBoard(job.board);
   const results: [number, ShareResult][] = [];
@@ -157,7 +160,7 @@ async function rescan(job: ScanRescan): Promise<ScanReply> {
   try {
     for (let s = board.claim(job.id); s >= 0; s = board.claim(job.id)) {
       const jumps = new JumpLog();
-      const ctx = { index, table, check, matches, prefilter, onJump: jumps.onJump };
+      const ctx = { index, table, check, matches, prefilter, pairMemory, onJump: jumps.onJump };
       matches.startLog();
       for (let w = job.shareStarts[s] as number; w < (job.shareStarts[s + 1] as number); w++) {
         await scanBlocks(ctx, job.seedId, reader, { from: job.windows[2 * w] as number, to: job.windows[2 * w + 1] as number });

@@ -3,7 +3,7 @@ import { createStrongHasher, filterBitsPerEntry, type BlockIndex, type WeakSumTa
 import { Chunker, WeakSumFilter, weakSum } from '@gosync/rollsum';
 import type { BlockCheck } from './block-check.js';
 import { BlockScan } from './block-scan.js';
-import { PairKernel } from './pair-kernel.js';
+import { PairScanMemory } from './pair-scan-memory.js';
 import type { Matches } from './matches.js';
 import { ScanPrefilter } from './prefilter.js';
 import type { SeedReader } from './seed-reader.js';
@@ -40,6 +40,8 @@ export interface ScanContext {
    * of a parallel scan, the next seeds); without it every scan makes its own.
    */
   readonly prefilter?: ScanPrefilter | undefined;
+  /** The pair scan's kernel and buffers, kept across the scans of one thread (see PairScanMemory). */
+  readonly pairMemory?: PairScanMemory | undefined;
 }
 
 /**
@@ -206,7 +208,8 @@ async function scanPairs(
   const slice = Math.max(SLICE_WINDOWS, w);
   // The hot loop (the pair key and the pair filter, once per byte) runs in WebAssembly, over
   // sums written straight into its memory.
-  const kernel = new PairKernel(pairs, mask, slice, w);
+  const memory = ctx.pairMemory ?? new PairScanMemory();
+  const kernel = memory.kernel(pairs, mask, slice, w);
   const sums = kernel.sums;
   const candidates = kernel.out;
   let buffer = new Uint8Array(0);
@@ -265,7 +268,7 @@ async function scanPairs(
   // they are put: no new buffer and copy of every piece.
   const room = 2 * w;
   const size = reader.pieceLength(from, readTo);
-  const own = [new Uint8Array(room + size), new Uint8Array(room + size)] as const;
+  const own = memory.buffers(room + size);
   for await (const piece of reader.pieces(ctx.signal, from, readTo, [own[0].subarray(room), own[1].subarray(room)])) {
     if ((piece.buffer === own[0].buffer || piece.buffer === own[1].buffer) && piece.byteOffset >= carry.length) {
       buffer = new Uint8Array(piece.buffer, piece.byteOffset - carry.length, carry.length + piece.length);
