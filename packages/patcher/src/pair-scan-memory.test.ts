@@ -16,6 +16,11 @@ describe('PairScanMemory', () => {
     const filter = new WeakSumFilter(100);
     const kernel = memory.kernel(filter, 0xffff, 1024, 64);
     expect(memory.kernel(filter, 0xffff, 1024, 64)).toBe(kernel);
+    // A filter changed since: a new copy.
+    filter.add(12345);
+    const changed = memory.kernel(filter, 0xffff, 1024, 64);
+    expect(changed).not.toBe(kernel);
+    expect(memory.kernel(filter, 0xffff, 1024, 64)).toBe(changed);
     for (const other of [memory.kernel(new WeakSumFilter(100), 0xffff, 1024, 64), memory.kernel(filter, 0xffffff, 1024, 64), memory.kernel(filter, 0xffff, 2048, 64), memory.kernel(filter, 0xffff, 1024, 128)]) {
       expect(other).not.toBe(kernel);
     }

@@ -15,15 +15,19 @@ import { PairKernel } from './pair-kernel.js';
  */
 export class PairScanMemory {
   #kernel: PairKernel | undefined;
-  #key: { readonly filter: WeakSumFilter; readonly mask: number; readonly slice: number; readonly w: number } | undefined;
+  #key: { readonly filter: WeakSumFilter; readonly version: number; readonly mask: number; readonly slice: number; readonly w: number } | undefined;
   #buffers: readonly [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>] | undefined;
 
-  /** The kernel for this pair filter, mask, slice and block size: the last one if they are the same. */
+  /**
+   * The kernel for this pair filter (as it is now: the kernel holds a copy), mask, slice and
+   * block size: the last one if they are the same.
+   */
   kernel(filter: WeakSumFilter, mask: number, slice: number, w: number): PairKernel {
     const key = this.#key;
-    if (this.#kernel !== undefined && key?.filter === filter && key.mask === mask && key.slice === slice && key.w === w) return this.#kernel;
+    const version = filter.version;
+    if (this.#kernel !== undefined && key?.filter === filter && key.version === version && key.mask === mask && key.slice === slice && key.w === w) return this.#kernel;
     this.#kernel = new PairKernel(filter, mask, slice, w);
-    this.#key = { filter, mask, slice, w };
+    this.#key = { filter, version, mask, slice, w };
     return this.#kernel;
   }
 

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { BlockIndex, BlockIndexInit } from '@gosync/index';
 import { PatcherError } from './errors.js';
+import type { ScanPrefilter } from './prefilter.js';
 import type { Matches } from './matches.js';
 import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
 import type { JumpHandler, SeedSection } from './scan.js';
@@ -125,7 +126,7 @@ export async function scanInParallel(
   seedLength: number,
   workers: number,
   matches: Matches,
-  options: { readonly signal?: AbortSignal | undefined; readonly onBytes?: ((bytes: number) => void) | undefined },
+  options: { readonly signal?: AbortSignal | undefined; readonly onBytes?: ((bytes: number) => void) | undefined; readonly prefilter?: ScanPrefilter | undefined },
   scanHere: (section: SeedSection, onBytes: (bytes: number) => void) => Promise<SectionResult>,
   rescan: (section: SeedSection, onJump?: JumpHandler) => Promise<void>,
   started: Worker[] = [],
@@ -189,7 +190,8 @@ export async function scanInParallel(
     for (let i = 0; i < sections.length; i++) owners.add(board.owner(i));
     await Promise.all([...owners].filter((t) => t > 0).map((t) => jobs[t] as Promise<void>));
     const windows = mergeFindings(found, sections, seedId, matches);
-    const shares = shareRescans(windows, Math.min(workers, sections.length));
+    const threadsThatScanned = Math.min(workers, sections.length);
+    const shares = shareRescans(windows, threadsThatScanned);
     if (shares.length <= 1) {
       for (const window of windows) await rescan(window);
     } else {
@@ -199,7 +201,7 @@ export async function scanInParallel(
       // looks at which changes only the time.
       const shareBoard = new SectionBoard(shares.length);
       const packed = packShares(shares);
-      const threads = Math.min(workers, shares.length) - 1;
+      const threads = Math.min(threadsThatScanned, shares.length) - 1;
       // Each job carries a copy of the matches as the sections left them, taken as it is posted
       // (lend posts at once): before this thread logs its shares' finds into them.
       const elsewhere = Array.from({ length: threads }, async (_, k) => {
@@ -210,13 +212,26 @@ export async function scanInParallel(
       });
       for (const share of elsewhere) share.catch(() => undefined);
       const results: ShareResult[] = [];
+      // The filter for the matches as the sections left them, kept for every share (see hold).
+      options.prefilter?.hold();
       for (let s = shareBoard.claim(0); s >= 0; s = shareBoard.claim(0)) {
         const jumps = new JumpLog();
         matches.startLog();
-        for (const window of shares[s] as SeedSection[]) await rescan(window, jumps.onJump);
-        results[s] = { found: matches.takeLog(), jumps: jumps.array() };
+        try {
+          for (const window of shares[s] as SeedSection[]) await rescan(window, jumps.onJump);
+        } finally {
+          // Taken back even when a window fails: the matches stay as the sections left them.
+          results[s] = { found: matches.takeLog(), jumps: jumps.array() };
+        }
       }
-      for (const packedResults of await Promise.all(elsewhere)) unpackShareResults(packedResults, results);
+      options.prefilter?.restart();
+      // Every share is claimed now; a thread that claimed none (one still starting, say) answers
+      // with nothing when it gets there, and is not waited for.
+      const owners = new Set<number>();
+      for (let s = 0; s < shares.length; s++) owners.add(shareBoard.owner(s));
+      for (const packedResults of await Promise.all([...owners].filter((t) => t > 0).map((t) => elsewhere[t - 1] as Promise<Float64Array>))) {
+        unpackShareResults(packedResults, results);
+      }
       for (const window of recordShares(results, seedId, matches)) await rescan(window);
     }
     ok = true;

@@ -154,4 +154,33 @@ describe('ScanPrefilter', () => {
     expect(Array.from(after.found)).toEqual(Array.from(alone.found));
     expect(after.found.length).toBe(2 * index.count);
   });
+
+  it('held, finds in each share what a fresh thread finds, whatever shares it took before', async () => {
+    // Share A finds many blocks (a rebuild mid-share would leave their sums out), then is taken
+    // back; share B, from the same start, looks for some of them again.
+    const target = pseudoRandom(200 * 1024, 7);
+    const index = await indexOf(target, { blockSize: 1024 });
+    const table = new WeakSumTable(index);
+    const check = await BlockCheck.create(index);
+    const reader = await SeedReader.open(target, 1);
+    const shareA = [{ from: 0, to: 100 * 1024 }, { from: 150 * 1024, to: 160 * 1024 }];
+    const shareB = [{ from: 50 * 1024, to: 100 * 1024 }];
+    const run = async (matches: Matches, prefilter: ScanPrefilter, share: readonly { from: number; to: number }[]): Promise<number[]> => {
+      matches.startLog();
+      for (const w of share) await scanBlocks({ index, table, check, matches, prefilter }, 1, reader, w);
+      return Array.from(matches.takeLog());
+    };
+    const fresh = await run(new Matches(index.count), new ScanPrefilter(index, table), shareB);
+    expect(fresh.length / 2).toBeGreaterThan(40);
+    const matches = new Matches(index.count);
+    const held = new ScanPrefilter(index, table);
+    held.hold();
+    expect((await run(matches, held, shareA)).length / 2).toBeGreaterThan(90);
+    expect(await run(matches, held, shareB)).toEqual(fresh);
+    // Not held, the filter rebuilt in share A leaves out what A found: share B misses them.
+    const plain = new ScanPrefilter(index, table);
+    const other = new Matches(index.count);
+    await run(other, plain, shareA);
+    expect((await run(other, plain, shareB)).length).toBeLessThan(fresh.length);
+  });
 });

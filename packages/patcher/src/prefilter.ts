@@ -41,6 +41,8 @@ export class ScanPrefilter {
   #hits = 0;
   /** Blocks found when the filter was last built (0: the index's filter, built before any). */
   #foundAtBuild = 0;
+  /** See {@link ScanPrefilter.hold}: 'held' until the first scan's start, then 'kept'. */
+  #hold: 'no' | 'held' | 'kept' = 'no';
 
   /**
    * @param index - the index scanned
@@ -65,7 +67,8 @@ export class ScanPrefilter {
    * build.
    */
   scanner(wanted: AddWantedSums, found: number): WeakScanner {
-    if (found - this.#foundAtBuild > Math.max(64, this.#index.count >>> 6)) this.#rebuild(wanted, found);
+    if (this.#hold !== 'kept' && found - this.#foundAtBuild > Math.max(64, this.#index.count >>> 6)) this.#rebuild(wanted, found);
+    if (this.#hold === 'held') this.#hold = 'kept';
     if (this.#scanner === undefined) {
       this.#scanner = new WeakScanner({ windowSize: this.#index.blockSize, filter: this.#filter });
     } else {
@@ -84,6 +87,21 @@ export class ScanPrefilter {
     this.#filter = this.#table.filter;
     this.#hits = 0;
     this.#foundAtBuild = 0;
+    this.#hold = 'no';
+  }
+
+  /**
+   * For scans that each start from the same matches and are taken back after (the shares of
+   * re-scans a thread claims, see Matches.takeLog): goes back to the index's filter, lets the
+   * next scan rebuild it at its start (for the matches as they are then), and keeps that filter,
+   * with no rebuild and no refresh, until {@link ScanPrefilter.restart}. A filter rebuilt in the
+   * middle of a share would leave out the blocks that share found, which the next share, back
+   * at the same start, still looks for: it would not find them, and what a share finds would
+   * depend on which thread took which share before it.
+   */
+  hold(): void {
+    this.restart();
+    this.#hold = 'held';
   }
 
   /**
@@ -91,7 +109,7 @@ export class ScanPrefilter {
    * switches the scanner to a filter of the sums of the blocks still wanted.
    */
   onStaleHit(wanted: AddWantedSums, found: number): void {
-    if (++this.#hits < this.threshold) return;
+    if (this.#hold !== 'no' || ++this.#hits < this.threshold) return;
     this.#rebuild(wanted, found);
     this.#scanner?.useFilter(this.#filter);
   }

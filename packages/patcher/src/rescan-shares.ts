@@ -46,7 +46,7 @@ export interface ShareResult {
   readonly jumps: Float64Array;
 }
 
-/** The shares as a scan thread receives them: every window (from, to, …) and where each share's start. @internal */
+/** The shares as a scan thread receives them: every window (from, to, …), and where each share's windows start (one more: the end). @internal */
 export function packShares(shares: readonly (readonly SeedSection[])[]): { windows: Float64Array; shareStarts: Int32Array } {
   const windows = new Float64Array(2 * shares.reduce((n, share) => n + share.length, 0));
   const shareStarts = new Int32Array(shares.length + 1);

@@ -1,8 +1,8 @@
 // Worker-thread entry of the parallel scan: claims and scans sections of one seed file until
 // none is left, and posts back, per block, the smallest offset it was found at, with each
-// section's jumps; then, when asked, looks again at a share of the windows the merge picked
-// (ScanRescan). The thread then waits for its next job (it is kept in a pool between scans),
-// with the last index it was sent and its tables.
+// section's jumps; then, when asked, claims shares of the windows the merge picked and looks at
+// them again (ScanRescan). The thread then waits for its next job (it is kept in a pool between
+// scans), with the last index it was sent and its tables.
 import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
@@ -154,8 +154,9 @@ async function rescan(job: ScanRescan): Promise<ScanReply> {
   const matches = Matches.of(job.seedOf, job.offsetOf);
   const board = new SectionBoard(job.board);
   const results: [number, ShareResult][] = [];
-  // Rebuilt for these matches at the first window.
-  prefilter.restart();
+  // Rebuilt for these matches at the first window, and kept for every share (each starts from
+  // them again).
+  prefilter.hold();
   const reader = await SeedReader.open(job.seed, job.seedId);
   try {
     for (let s = board.claim(job.id); s >= 0; s = board.claim(job.id)) {

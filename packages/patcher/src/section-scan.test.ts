@@ -326,9 +326,10 @@ describe('scan worker', () => {
     known.record(0, 0, 999);
     const first = await scanHere(index, seed, sections[0] as SeedSection);
     for (let i = 0; i + 1 < first.found.length; i += 2) known.record(first.found[i] as number, 1, first.found[i + 1] as number);
-    // Two shares: the second holds two windows, the second of which starts where the first
-    // share's window ends (it must not see what that share found).
-    const shares = [[{ from: 480_000, to: 560_000 }], [{ from: 220_000, to: 260_000 }, { from: 480_000, to: 530_000 }]];
+    // Two shares: the first finds more blocks in its first window than make a filter rebuild
+    // worth it at its second; the second share looks again where the first found them (it must
+    // neither see what that share found nor miss it because the thread's filter left it out).
+    const shares = [[{ from: 480_000, to: 560_000 }, { from: 560_000, to: 590_000 }], [{ from: 220_000, to: 260_000 }, { from: 480_000, to: 530_000 }]];
     /** What the calling thread finds in a share, from `known`: block, offset (sorted by block), and jumps. */
     const here = async (share: readonly SeedSection[]): Promise<{ found: number[]; jumps: number[] }> => {
       const matches = Matches.of(known.seedOf, known.offsetOf);

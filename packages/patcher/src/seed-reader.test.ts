@@ -81,7 +81,7 @@ describe('SeedReader.pieces (file seeds read one piece ahead)', () => {
   });
 });
 
-describe('SeedReader.read (small reads on the calling thread, large ones on the thread pool)', () => {
+describe('SeedReader.read (either way: on the calling thread, small or `here`, or on the thread pool)', () => {
   let dir: string;
   const bytes = pseudoRandom(3 * MiB + 777, 11);
   beforeAll(async () => {

@@ -10,8 +10,8 @@ export type SeedInput = string | Uint8Array;
 export const PIECE: number = 2 << 20;
 
 /**
- * Reads up to this long that a caller waits for are done on the calling thread. Such a copy
- * takes microseconds; handing it to libuv's thread pool and back costs more, and far more while
+ * Reads up to this long are done on the calling thread (a small read-ahead too: it is done
+ * before the piece before it is handed over). Such a copy takes microseconds; handing it to libuv's thread pool and back costs more, and far more while
  * the cores are busy: during the re-scans that end a parallel scan (two threads scanning, V8
  * compiling and collecting beside them), reads of 8–36 KiB took 3–6 ms each, and one of 750 KiB
  * 15 ms, waiting for a core.
