@@ -17,6 +17,7 @@ import {
   i32,
   i64,
   instantiateModule,
+  isValidModule,
   lane32,
   load,
   load128,
@@ -152,6 +153,8 @@ describe('wasmModule', () => {
                 store128(i32(512), or128(shl32x4(get(X), get(SHIFT)), shrU32x4(get(X), sub(i32(32), get(SHIFT)))), 16),
                 store128(i32(512), bitselect128(get(X), get(Y), xor128(get(X), get(Y))), 32),
                 store128(i32(512), or128(and128(get(X), get(Y)), splat32(get(SHIFT))), 48),
+                // One word into lane 0, zeros in the others (the 12 bytes after it are not).
+                store128(i32(512), load32Zero(i32(256)), 64),
                 ret(lane32(get(X), 2)),
               ],
             },
@@ -166,7 +169,7 @@ describe('wasmModule', () => {
       for (let k = 0; k < 4; k++) memory[stride * k] = x[k] as number;
       memory.set(y, 64);
       expect((exports.simd as (stride: number, shift: number) => number)(stride, shift)).toBe(x[2]);
-      const out = [...memory.subarray(128, 144)];
+      const out = [...memory.subarray(128, 148)];
       const lanes = (f: (a: number, b: number) => number): number[] => x.map((a, k) => f(a, y[k] as number) | 0);
       const rotl32 = (a: number): number => (a << shift) | (shift === 0 ? 0 : a >>> (32 - shift));
       expect(out).toEqual([
@@ -174,7 +177,20 @@ describe('wasmModule', () => {
         ...lanes((a) => (shift === 0 ? a : rotl32(a))),
         ...lanes((a, b) => (a & (a ^ b)) | (b & ~(a ^ b))),
         ...lanes((a, b) => (a & b) | shift),
+        y[0] as number,
+        0,
+        0,
+        0,
       ]);
     },
   );
+
+  it('tells whether the runtime takes a module', () => {
+    const good = wasmModule([{ name: 'f', params: [], locals: ['v128'], body: [set(0, splat32(i32(1)))] }], 1);
+    expect(isValidModule(good)).toBe(true);
+    // A v128 local set from an i32: no module.
+    const bad = wasmModule([{ name: 'f', params: [], locals: ['v128'], body: [set(0, i32(1))] }], 1);
+    expect(isValidModule(bad)).toBe(false);
+    expect(() => compileModule(bad)).toThrow();
+  });
 });

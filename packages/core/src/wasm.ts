@@ -291,6 +291,7 @@ export interface CompiledModule {
 interface WasmApi {
   readonly Module: new (bytes: Uint8Array<ArrayBuffer>) => CompiledModule;
   readonly Instance: new (module: CompiledModule) => { readonly exports: unknown };
+  readonly validate: (bytes: Uint8Array<ArrayBuffer>) => boolean;
 }
 
 // Node has WebAssembly; the packages compile against Node's types and ES2023 alone, which do not
@@ -306,6 +307,17 @@ const api = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAsse
  */
 export function compileModule(bytes: Uint8Array<ArrayBuffer>): CompiledModule {
   return new api.Module(bytes);
+}
+
+/**
+ * Whether this runtime takes a module: a kernel written with SIMD instructions can check, and
+ * fall back to one without, where WebAssembly SIMD is missing (V8 needs SSE4.1 for it on x64).
+ *
+ * @param bytes - a module from {@link wasmModule}
+ * @returns true when {@link compileModule} would compile it
+ */
+export function isValidModule(bytes: Uint8Array<ArrayBuffer>): boolean {
+  return api.validate(bytes);
 }
 
 /** An instance's exports: its memory, and its functions by name (the caller knows their types). */

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Md4Kernel } from './md4-kernel.js';
+import { BlockHashKernel } from './block-hash-kernel.js';
+import { Md4Kernel, md4Spec } from './md4-kernel.js';
+
+/** The kernel as a runtime without WebAssembly SIMD gets it: one block at a time. */
+class OneLaneMd4 extends BlockHashKernel {
+  constructor() {
+    super(md4Spec(false), 256);
+  }
+}
 
 // Equality with hash-wasm's MD4 and run checks: block-hash-kernel.test.ts.
 describe('Md4Kernel', () => {
@@ -43,6 +51,26 @@ describe('Md4Kernel', () => {
         changed[at] = (changed[at] as number) ^ 0x40;
         expect(kernel.matchRun(changed, w, expected, 16), `${w}, block ${k}`).toBe(k);
       }
+    }
+  });
+
+  it('gives the same answers without SIMD (the module a runtime without it falls back to)', () => {
+    const lanes = new Md4Kernel();
+    const one = new OneLaneMd4();
+    const out = [new Uint8Array(16), new Uint8Array(16)] as const;
+    for (const w of [64, 2048, 100]) {
+      const data = new Uint8Array(9 * w).map((_, i) => (i * 7 + (i >>> 9)) & 0xff);
+      const expected = new Uint8Array(9 * 16);
+      for (let k = 0; k < 9; k++) one.hash(data.subarray(k * w, (k + 1) * w), expected, 16 * k);
+      for (let k = 0; k <= 9; k++) {
+        const changed = data.slice();
+        if (k < 9) changed[k * w + 3] = (changed[k * w + 3] as number) ^ 1;
+        expect(one.matchRun(changed, w, expected, 16), `${w}, block ${k}`).toBe(k);
+        expect(lanes.matchRun(changed, w, expected, 16), `${w}, block ${k}`).toBe(k);
+      }
+      lanes.hash(data, out[0], 0);
+      one.hash(data, out[1], 0);
+      expect(out[1]).toEqual(out[0]);
     }
   });
 });

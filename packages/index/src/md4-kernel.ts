@@ -12,6 +12,7 @@ import {
   get,
   gtU,
   i32,
+  isValidModule,
   load,
   load32Lane,
   load32Zero,
@@ -277,30 +278,40 @@ function fourAtATime(): Code[] {
   ];
 }
 
-let compiled: CompiledModule | undefined;
-
-function kernelModule(): CompiledModule {
-  compiled ??= compileModule(
-    wasmModule(
-      [
-        { name: 'hash', params: ['i32', 'i32'], locals: Array<'i32'>(SD - 1).fill('i32'), body: hashFunction() },
-        { name: 'hash4', params: ['i32', 'i32'], locals: HASH4_LOCALS, body: hash4Function() },
-        {
-          name: 'run',
-          params: ['i32', 'i32', 'i32', 'i32'],
-          locals: ['i32', 'i32'],
-          result: 'i32',
-          body: runFunction(F_HASH, { digestAt: DIGEST_AT, expectedAt: EXPECTED_AT }, fourAtATime()),
-        },
-      ],
-      1,
-    ),
-  );
-  return compiled;
+/**
+ * The kernel's module: `hash`, `hash4` and `run` with four blocks at a time, or (`simd` false)
+ * `hash` and `run` one block at a time. A module with SIMD is no module where WebAssembly SIMD
+ * is missing: {@link md4Spec} falls back to the other.
+ */
+function md4Module(simd: boolean): Uint8Array<ArrayBuffer> {
+  const hash = { name: 'hash', params: ['i32', 'i32'] as const, locals: Array<'i32'>(SD - 1).fill('i32'), body: hashFunction() };
+  const run = (before: Code[]) => ({
+    name: 'run',
+    params: ['i32', 'i32', 'i32', 'i32'] as const,
+    locals: ['i32', 'i32'] as const,
+    result: 'i32' as const,
+    body: runFunction(F_HASH, { digestAt: DIGEST_AT, expectedAt: EXPECTED_AT }, before),
+  });
+  if (!simd) return wasmModule([hash, run([])], 1);
+  return wasmModule([hash, { name: 'hash4', params: ['i32', 'i32'], locals: HASH4_LOCALS, body: hash4Function() }, run(fourAtATime())], 1);
 }
 
-function md4Spec(): KernelSpec {
-  return { name: 'Md4Kernel', module: kernelModule(), digestAt: DIGEST_AT, expectedAt: EXPECTED_AT, digestLength: 16, minLength: 0 };
+/** The compiled modules (`simd`: null where the runtime does not take it). */
+const compiled: { simd?: CompiledModule | null; plain?: CompiledModule } = {};
+
+/**
+ * What {@link Md4Kernel} is made of: the four-lane module where the runtime takes it, else
+ * (or with `simd` false) the one-lane one.
+ *
+ * @internal
+ */
+export function md4Spec(simd = true): KernelSpec {
+  if (simd && compiled.simd === undefined) {
+    const bytes = md4Module(true);
+    compiled.simd = isValidModule(bytes) ? compileModule(bytes) : null;
+  }
+  const module = simd && compiled.simd != null ? compiled.simd : (compiled.plain ??= compileModule(md4Module(false)));
+  return { name: 'Md4Kernel', module, digestAt: DIGEST_AT, expectedAt: EXPECTED_AT, digestLength: 16, minLength: 0 };
 }
 
 /**

@@ -58,7 +58,8 @@ export interface WeakSumFilterOptions {
 export class WeakSumFilter {
   /**
    * The bitset; bit `h` is `words[h >>> 5] & (1 << (h & 31))`. Read it, never write it: scanners
-   * keep copies, which only {@link WeakSumFilter.add} tells them to renew.
+   * keep copies, which only {@link WeakSumFilter.add} and {@link WeakSumFilter.clear} tell them
+   * to renew.
    */
   readonly words: Int32Array;
   /**
@@ -115,8 +116,9 @@ export class WeakSumFilter {
   }
 
   /**
-   * Changes with every {@link WeakSumFilter.add}: a scanner that keeps a copy of the bitset
-   * (as {@link WeakScanner} does) copies it again when this differs from the copy's.
+   * Changes with every {@link WeakSumFilter.add} and {@link WeakSumFilter.clear}: a scanner that
+   * keeps a copy of the bitset (as {@link WeakScanner} does) copies it again when this differs
+   * from the copy's.
    */
   get version(): number {
     return this.#version;
