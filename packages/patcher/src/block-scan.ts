@@ -197,7 +197,7 @@ export class BlockScan {
         continue;
       }
       stale = false;
-      if (!this.#successorMayFollow(b, buffer, at, end, confirmed && this.#previous.has(b - 1))) continue;
+      if (!this.#successorMayFollow(b, buffer, at, end, confirmed && this.#seq2 && this.#previous.has(b - 1))) continue;
       digest ??= this.#check.hash(b, buffer.subarray(at, at + this.#w));
       if (this.#index.strongHashMatches(b, digest)) current.push(b);
     }
@@ -234,7 +234,9 @@ export class BlockScan {
     }
     const q = this.#followRun(offset, buffer, at, end);
     previous.clear();
-    for (const b of current) previous.add(b);
+    // Only two-block matching asks who matched right before (a Set of a million identical zero
+    // blocks, rebuilt at every such hit, was most of a parallel scan's garbage on a disk image).
+    if (this.#seq2) for (const b of current) previous.add(b);
     this.#previousOffset = q - w;
     // Nothing new here: a known block again (say in a run of zeros whose last block waits for a
     // successor that never follows), or a block that two-block matching has not confirmed. Skip

@@ -8,8 +8,15 @@ export class Matches {
   /** Offset in that seed per block. */
   readonly offsetOf: Float64Array;
   #found = 0;
-  /** The matches recorded since {@link Matches.startLog}: block, offset, …. */
-  #log: number[] | undefined;
+  /**
+   * The matches recorded since {@link Matches.startLog}: block, offset, … (the first
+   * `#logLength` numbers). The buffer is kept from one log to the next: a section of a disk
+   * image records a million zero blocks at once, and a list grown anew each time was much of a
+   * parallel scan's garbage.
+   */
+  #log: Float64Array = new Float64Array(0);
+  #logLength = 0;
+  #logging = false;
 
   constructor(count: number) {
     this.seedOf = new Int32Array(count).fill(-1);
@@ -44,13 +51,24 @@ export class Matches {
     this.seedOf[block] = seed;
     this.offsetOf[block] = offset;
     this.#found++;
-    this.#log?.push(block, offset);
+    if (this.#logging) this.#logRecord(block, offset);
     return true;
+  }
+
+  #logRecord(block: number, offset: number): void {
+    if (this.#logLength + 2 > this.#log.length) {
+      const grown = new Float64Array(Math.max(1024, 2 * this.#log.length));
+      grown.set(this.#log.subarray(0, this.#logLength));
+      this.#log = grown;
+    }
+    this.#log[this.#logLength++] = block;
+    this.#log[this.#logLength++] = offset;
   }
 
   /** From now on, keeps a list of the matches recorded, for {@link Matches.takeLog}. */
   startLog(): void {
-    this.#log = [];
+    this.#logging = true;
+    this.#logLength = 0;
   }
 
   /**
@@ -59,10 +77,11 @@ export class Matches {
    * in turn, each from the same start, without a copy of the matches per share.
    */
   takeLog(): Float64Array {
-    const log = this.#log ?? [];
-    this.#log = undefined;
-    for (let i = 0; i < log.length; i += 2) this.seedOf[log[i] as number] = -1;
-    this.#found -= log.length / 2;
-    return Float64Array.from(log);
+    const n = this.#logging ? this.#logLength : 0;
+    this.#logging = false;
+    const log = this.#log;
+    for (let i = 0; i < n; i += 2) this.seedOf[log[i] as number] = -1;
+    this.#found -= n / 2;
+    return log.slice(0, n);
   }
 }

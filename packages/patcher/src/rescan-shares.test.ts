@@ -122,4 +122,18 @@ describe('Matches.startLog and takeLog', () => {
     expect(Array.from(matches.takeLog())).toEqual([]);
     expect(matches.has(7)).toBe(true);
   });
+
+  it('log any number of records, one log after another', () => {
+    const matches = new Matches(5000);
+    for (const n of [3000, 10, 0, 4999]) {
+      matches.startLog();
+      const want: number[] = [];
+      for (let b = 0; b < n; b++) {
+        matches.record(b, 0, 10 * b);
+        want.push(b, 10 * b);
+      }
+      expect(Array.from(matches.takeLog())).toEqual(want);
+      expect(matches.found).toBe(0);
+    }
+  });
 });
