@@ -49,8 +49,8 @@ export class BlockScan {
   readonly #seq2: boolean;
   readonly #mask: number;
   readonly #weakSums: Uint32Array;
-  /** The blocks matched side by side at #previousOffset, and the candidates of this hit and the next window. */
-  readonly #previous = new Set<number>();
+  /** The blocks matched side by side at #previousOffset (see PreviousBlocks), and the candidates of this hit and the next window. */
+  readonly #previous = new PreviousBlocks();
   readonly #current: number[] = [];
   readonly #next: number[] = [];
   #previousOffset = -Infinity;
@@ -233,10 +233,8 @@ export class BlockScan {
       if (b === count - 2) this.penultimateAt.push(offset);
     }
     const q = this.#followRun(offset, buffer, at, end);
-    previous.clear();
-    // Only two-block matching asks who matched right before (a Set of a million identical zero
-    // blocks, rebuilt at every such hit, was most of a parallel scan's garbage on a disk image).
-    if (this.#seq2) for (const b of current) previous.add(b);
+    // Only two-block matching asks who matched right before.
+    if (this.#seq2) previous.set(current, count);
     this.#previousOffset = q - w;
     // Nothing new here: a known block again (say in a run of zeros whose last block waits for a
     // successor that never follows), or a block that two-block matching has not confirmed. Skip
@@ -300,5 +298,43 @@ export class BlockScan {
       for (const nb of next) current.push(nb);
     }
     return q;
+  }
+}
+
+/** Lists up to this long are searched; longer ones are marked in an array (see PreviousBlocks). */
+const LISTED = 32;
+
+/**
+ * The blocks matched at the last hit, for two-block matching to ask whether a block's
+ * predecessor was one of them. Almost always one or two blocks, looked through in a list; where a
+ * block occurs many times in the target (a disk image's zero blocks: 655 360 of them), all its
+ * copies match at once, and they are marked with a generation number in an array of a number per
+ * block, made the first time. A Set rebuilt with every copy at each such hit was most of a
+ * parallel scan's garbage on a 5 GB image (each section finds the zero blocks again).
+ */
+class PreviousBlocks {
+  readonly #list: number[] = [];
+  #marks: Int32Array | undefined;
+  #generation = 0;
+
+  /** Whether block b was matched at the last hit. */
+  has(b: number): boolean {
+    const list = this.#list;
+    if (list.length <= LISTED) {
+      for (const x of list) if (x === b) return true;
+      return false;
+    }
+    return b >= 0 && (this.#marks as Int32Array)[b] === this.#generation;
+  }
+
+  /** The blocks matched at this hit (of an index of `count` blocks). */
+  set(blocks: readonly number[], count: number): void {
+    const list = this.#list;
+    list.length = 0;
+    for (const b of blocks) list.push(b);
+    if (list.length <= LISTED) return;
+    const marks = (this.#marks ??= new Int32Array(count));
+    this.#generation++;
+    for (const b of list) marks[b] = this.#generation;
   }
 }

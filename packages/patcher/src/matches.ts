@@ -17,6 +17,9 @@ export class Matches {
   #log: Float64Array = new Float64Array(0);
   #logLength = 0;
   #logging = false;
+  /** See {@link Matches.startLog}; `#leftOut`: some record was not listed. */
+  #reported: Float64Array | undefined;
+  #leftOut = false;
 
   constructor(count: number) {
     this.seedOf = new Int32Array(count).fill(-1);
@@ -56,6 +59,11 @@ export class Matches {
   }
 
   #logRecord(block: number, offset: number): void {
+    const reported = this.#reported;
+    if (reported !== undefined && (reported[block] as number) >= 0) {
+      this.#leftOut = true;
+      return;
+    }
     if (this.#logLength + 2 > this.#log.length) {
       const grown = new Float64Array(Math.max(1024, 2 * this.#log.length));
       grown.set(this.#log.subarray(0, this.#logLength));
@@ -65,10 +73,20 @@ export class Matches {
     this.#log[this.#logLength++] = offset;
   }
 
-  /** From now on, keeps a list of the matches recorded, for {@link Matches.takeLog}. */
-  startLog(): void {
+  /**
+   * From now on, keeps a list of the matches recorded, for {@link Matches.takeLog}.
+   *
+   * @param reported - per block, an offset where the block is known already (−1: not): such
+   *   blocks are left out of the list. Only for matches that hold nothing now (a scan thread's
+   *   scratch for its sections: a block an earlier section of the thread found is reported
+   *   already, at a smaller offset).
+   */
+  startLog(reported?: Float64Array): void {
+    if (reported !== undefined && this.#found !== 0) throw new Error('Matches.startLog: `reported` needs empty matches');
     this.#logging = true;
     this.#logLength = 0;
+    this.#reported = reported;
+    this.#leftOut = false;
   }
 
   /**
@@ -80,8 +98,16 @@ export class Matches {
     const n = this.#logging ? this.#logLength : 0;
     this.#logging = false;
     const log = this.#log;
-    for (let i = 0; i < n; i += 2) this.seedOf[log[i] as number] = -1;
-    this.#found -= n / 2;
+    if (this.#leftOut) {
+      // Some were not listed: the matches were empty at the start, so empty them.
+      this.seedOf.fill(-1);
+      this.#found = 0;
+    } else {
+      for (let i = 0; i < n; i += 2) this.seedOf[log[i] as number] = -1;
+      this.#found -= n / 2;
+    }
+    this.#reported = undefined;
+    this.#leftOut = false;
     return log.slice(0, n);
   }
 }

@@ -127,7 +127,7 @@ export async function scanInParallel(
   workers: number,
   matches: Matches,
   options: { readonly signal?: AbortSignal | undefined; readonly onBytes?: ((bytes: number) => void) | undefined; readonly prefilter?: ScanPrefilter | undefined },
-  scanHere: (section: SeedSection, onBytes: (bytes: number) => void) => Promise<SectionResult>,
+  scanHere: (section: SeedSection, onBytes: (bytes: number) => void, reported: Float64Array) => Promise<SectionResult>,
   rescan: (section: SeedSection, onJump?: JumpHandler) => Promise<void>,
   started: Worker[] = [],
 ): Promise<void> {
@@ -182,7 +182,7 @@ export async function scanInParallel(
       board.advance(bytes);
       onBytes(bytes);
     };
-    const mine = await scanClaimed((section) => scanHere(section, onOwnBytes), sections, board, 0, index.count);
+    const mine = await scanClaimed((section, reported) => scanHere(section, onOwnBytes, reported), sections, board, 0, index.count);
     found[0] = { offsetOf: mine.offsetOf, jumps: mine.jumps };
     // Every section is claimed now. A thread that claimed none answers `skipped` when it gets
     // there (one still starting, say), and goes back to the pool then: it is not waited for.

@@ -171,7 +171,7 @@ async function scanSeeds(
         workers,
         matches,
         ctx,
-        (section, onBytes) => scanSection({ ...ctx, onBytes }, reader, section, (scratch ??= new Matches(index.count))),
+        (section, onBytes, reported) => scanSection({ ...ctx, onBytes }, reader, section, (scratch ??= new Matches(index.count)), reported),
         (section, onJump) => scanBlocks({ ...ctx, onBytes: undefined, onJump }, i, reader, section),
         i === 0 ? early : [],
       );

@@ -141,7 +141,7 @@ async function run(job: ScanJob): Promise<ScanReply> {
     const onBytes = (bytes: number): void => {
       port?.postMessage({ id: job.id, kind: 'progress', bytes } satisfies ScanReply);
     };
-    const found = await scanClaimed((section) => scanSection({ index, table, check, onBytes, prefilter, pairMemory }, reader, section, scratch), job.sections, board, job.id, index.count);
+    const found = await scanClaimed((section, reported) => scanSection({ index, table, check, onBytes, prefilter, pairMemory }, reader, section, scratch, reported), job.sections, board, job.id, index.count);
     return found.sections === 0 ? { id: job.id, kind: 'skipped' } : { id: job.id, kind: 'done', offsetOf: found.offsetOf, jumps: found.jumps };
   } finally {
     await reader.close();

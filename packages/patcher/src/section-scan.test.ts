@@ -120,6 +120,14 @@ describe('sectionLayout', () => {
     },
   );
 
+  it('keeps the smallest section at a 128th of seeds over 1 GiB', () => {
+    const seedLength = 5 * 2 ** 30;
+    const sizes = sectionLayout(seedLength, 2, 8192).map((s) => s.to - s.from);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(seedLength / 128);
+    expect(sizes[0]).toBe(Math.ceil(seedLength / 6 / 8192) * 8192);
+    expect(sizes.length).toBeLessThan(30);
+  });
+
   it('gives 557 MB and 2 threads 19 sections, from a sixth of it down to about 8 MiB', () => {
     // The length of the old swc tarball of the benchmarks.
     const sections = sectionLayout(557_466_112, 2, 4096);
