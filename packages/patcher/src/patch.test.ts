@@ -430,6 +430,22 @@ describe('parallel scan', () => {
     }
   });
 
+  it('finds a hundred identical blocks at once, with two-block matching too, whatever comes before them', async () => {
+    // More identical blocks than the scan lists one by one at a hit (it marks them in an array).
+    const w = 64;
+    const zeros = new Uint8Array(100 * w);
+    const target = Buffer.concat([pseudoRandom(w, 61), zeros, pseudoRandom(w, 62), zeros.subarray(0, 50 * w), pseudoRandom(w, 63)]);
+    for (const options of [{ blockSize: w }, { profile: 'zsync', blockSize: w } as const, { ...gosync, blockSize: w }]) {
+      const index = await indexOf(target, options);
+      for (const seed of [target, Buffer.concat([text('shifted by some bytes'), target])]) {
+        const plan = await planPatch(index, { seeds: [seed] });
+        expect(plan.fetchBytes, `${JSON.stringify(options)}, seed of ${seed.length}`).toBe(0);
+        const { out } = await sync(target, [seed], options);
+        expect(Buffer.from(out).equals(target)).toBe(true);
+      }
+    }
+  });
+
   it('finds the overlapping blocks when the windows to look at again are many and shared among threads', async () => {
     // As above, 600 times: more than 2 MiB of windows to look at again, dealt to two threads.
     const w = 4096;
