@@ -11,6 +11,17 @@ import type { JumpHandler, ScanContext } from './scan.js';
  */
 const RUN_STEP = 128;
 
+/** The most blocks a jump reports (JumpLog keeps as many). */
+const JUMP_BLOCKS = 64;
+
+/**
+ * The lists one hit fills and reads (`BlockScan.hit`, which runs to its end without waiting), one
+ * set for every scan of the thread. Where a block occurs many times in the target, a hit lists
+ * all its copies: lists of each scan's own were 655 360 entries long for every section of a
+ * 5 GiB disk image, and garbage after it.
+ */
+const HIT_SCRATCH: { readonly current: number[]; readonly next: number[]; readonly recorded: number[] } = { current: [], next: [], recorded: [] };
+
 /** What a {@link BlockScan} works with: the index and its tables, the matches to add to. @internal */
 export type BlockScanParts = Pick<ScanContext, 'index' | 'table' | 'check' | 'matches' | 'onJump'>;
 
@@ -49,13 +60,14 @@ export class BlockScan {
   readonly #seq2: boolean;
   readonly #mask: number;
   readonly #weakSums: Uint32Array;
-  /** The blocks matched side by side at #previousOffset (see PreviousBlocks), and the candidates of this hit and the next window. */
+  /** The blocks matched side by side at #previousOffset (see PreviousBlocks). */
   readonly #previous = new PreviousBlocks();
-  readonly #current: number[] = [];
-  readonly #next: number[] = [];
+  /** The candidates of this hit and of the next window (HIT_SCRATCH). */
+  readonly #current: number[] = HIT_SCRATCH.current;
+  readonly #next: number[] = HIT_SCRATCH.next;
   #previousOffset = -Infinity;
-  /** Blocks found for the first time by the current hit, for onJump. */
-  readonly #recordedNow: number[] = [];
+  /** The first blocks (up to JUMP_BLOCKS) found for the first time by the current hit, for onJump (HIT_SCRATCH). */
+  readonly #recordedNow: number[] = HIT_SCRATCH.recorded;
   // The pair scan's rolling sums of its buffer (see setAhead).
   #ahead: Uint32Array = new Uint32Array(0);
   #aheadOf: Uint8Array | undefined;
@@ -171,7 +183,7 @@ export class BlockScan {
   }
 
   #record(b: number, at: number): void {
-    if (this.#matches.record(b, this.#seedId, at)) this.#recordedNow.push(b);
+    if (this.#matches.record(b, this.#seedId, at) && this.#recordedNow.length < JUMP_BLOCKS) this.#recordedNow.push(b);
   }
 
   /**
