@@ -34,8 +34,8 @@ Options:
                          A location ending in .gsz is the file's compressed artifact (from
                          gosync index --compress), read with the layout stored in the index.
       --workers <n>      threads scanning each seed (default: one per core, at most 4, for
-                         seeds of 512 MiB or more; 1 below). Each thread more holds its own
-                         copy of the index's tables: about 230 MB for a 5 GiB file
+                         seeds of 512 MiB or more; 1 below). Each thread more costs memory:
+                         up to ~250 MB for a 5 GiB disk image
       --no-resume        ignore <out>.gosync-part from an earlier run
 HTTP:
       --retries <n>      retries of a failed request, with back-off (default 5)
@@ -69,8 +69,8 @@ bytes reused from the seeds, bytes to fetch, and in how many ranges.
 Options:
   -s, --seed <file>    a local file whose bytes may be reused (repeatable)
       --workers <n>    threads scanning each seed (default: one per core, at most 4, for
-                       seeds of 512 MiB or more; 1 below). Each thread more holds its own
-                       copy of the index's tables: about 230 MB for a 5 GiB file
+                       seeds of 512 MiB or more; 1 below). Each thread more costs memory:
+                       up to ~250 MB for a 5 GiB disk image
       --json           print one JSON object
   -h, --help           this help
 
