@@ -5,8 +5,8 @@ import type { ScanPrefilter } from './prefilter.js';
 import type { Matches } from './matches.js';
 import type { ScanJob, ScanPrepare, ScanReply, ScanRescan } from './scan-worker.js';
 import type { JumpHandler, SeedSection } from './scan.js';
-import { packShares, recordShares, shareRescans, unpackShareResults, type ShareResult } from './rescan-shares.js';
-import { forEachKnownJump, JumpLog, keepFirst, scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
+import { packShares, recordShares, rescanShare, shareRescans, unpackShareResults, type ShareResult } from './rescan-shares.js';
+import { forEachKnownJump, keepFirst, scanClaimed, SectionBoard, sectionLayout, ThreadFindings, type SectionResult } from './section-scan.js';
 import { scanThreads } from './scan-threads.js';
 
 /** The index as a worker receives it (structured clone of its arrays). @internal */
@@ -186,9 +186,7 @@ export async function scanInParallel(
     found[0] = { offsetOf: mine.offsetOf, jumps: mine.jumps };
     // Every section is claimed now. A thread that claimed none answers `skipped` when it gets
     // there (one still starting, say), and goes back to the pool then: it is not waited for.
-    const owners = new Set<number>();
-    for (let i = 0; i < sections.length; i++) owners.add(board.owner(i));
-    await Promise.all([...owners].filter((t) => t > 0).map((t) => jobs[t] as Promise<void>));
+    await Promise.all(board.otherOwners().map((t) => jobs[t] as Promise<void>));
     const windows = mergeFindings(found, sections, seedId, matches);
     const threadsThatScanned = Math.min(workers, sections.length);
     const shares = shareRescans(windows, threadsThatScanned);
@@ -214,22 +212,11 @@ export async function scanInParallel(
       const results: ShareResult[] = [];
       // The filter for the matches as the sections left them, kept for every share (see hold).
       options.prefilter?.hold();
-      for (let s = shareBoard.claim(0); s >= 0; s = shareBoard.claim(0)) {
-        const jumps = new JumpLog();
-        matches.startLog();
-        try {
-          for (const window of shares[s] as SeedSection[]) await rescan(window, jumps.onJump);
-        } finally {
-          // Taken back even when a window fails: the matches stay as the sections left them.
-          results[s] = { found: matches.takeLog(), jumps: jumps.array() };
-        }
-      }
+      for (let s = shareBoard.claim(0); s >= 0; s = shareBoard.claim(0)) results[s] = await rescanShare(matches, shares[s] as SeedSection[], rescan);
       options.prefilter?.restart();
       // Every share is claimed now; a thread that claimed none (one still starting, say) answers
       // with nothing when it gets there, and is not waited for.
-      const owners = new Set<number>();
-      for (let s = 0; s < shares.length; s++) owners.add(shareBoard.owner(s));
-      for (const packedResults of await Promise.all([...owners].filter((t) => t > 0).map((t) => elsewhere[t - 1] as Promise<Float64Array>))) {
+      for (const packedResults of await Promise.all(shareBoard.otherOwners().map((t) => elsewhere[t - 1] as Promise<Float64Array>))) {
         unpackShareResults(packedResults, results);
       }
       for (const window of recordShares(results, seedId, matches)) await rescan(window);

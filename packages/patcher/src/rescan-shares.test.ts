@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { Matches } from './matches.js';
-import { packShareResults, packShares, recordShares, shareRescans, unpackShareResults, type ShareResult } from './rescan-shares.js';
+import { packShareResults, packShares, recordShares, shareRescans, shareWindows, unpackShareResults, type ShareResult } from './rescan-shares.js';
 import type { SeedSection } from './scan.js';
 import { pseudoRandom } from './test-support.js';
 
@@ -35,13 +35,9 @@ describe('shareRescans', () => {
 describe('packShares and the results', () => {
   test.prop([arbWindows, fc.integer({ min: 2, max: 4 })])('carry every share’s windows, and every result, to the other side and back', (windows, threads) => {
     const shares = shareRescans(windows, threads);
-    const { windows: packed, shareStarts } = packShares(shares);
-    expect(shareStarts).toHaveLength(shares.length + 1);
-    const back = shares.map((_, s) => {
-      const list: SeedSection[] = [];
-      for (let w = shareStarts[s] as number; w < (shareStarts[s + 1] as number); w++) list.push({ from: packed[2 * w] as number, to: packed[2 * w + 1] as number });
-      return list;
-    });
+    const packed = packShares(shares);
+    expect(packed.shareStarts).toHaveLength(shares.length + 1);
+    const back = shares.map((_, s) => [...shareWindows(packed, s)]);
     expect(back).toEqual(shares);
     // Results of some of the shares, in any order, land by share number.
     const results: [number, ShareResult][] = shares.map((_, s) => [s, { found: Float64Array.from([s, 10 * s, s + 1, 10 * s + 1].slice(0, s % 3 === 0 ? 0 : 4)), jumps: Float64Array.from(Array.from({ length: s % 4 }, (_, k) => 100 * s + k)) }]);

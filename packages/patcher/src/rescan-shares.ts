@@ -2,8 +2,8 @@
 // scanInParallel): how the windows are dealt, how a share's windows and results travel to and
 // from a scan thread, and how the results are recorded, share by share, in order.
 import type { Matches } from './matches.js';
-import type { SeedSection } from './scan.js';
-import { forEachKnownJump } from './section-scan.js';
+import type { JumpHandler, SeedSection } from './scan.js';
+import { forEachKnownJump, JumpLog } from './section-scan.js';
 
 /**
  * Re-scans of a parallel scan shorter than this in all stay on the calling thread: a thread's
@@ -46,6 +46,25 @@ export interface ShareResult {
   readonly jumps: Float64Array;
 }
 
+/**
+ * Looks again at one share's windows, in order, with `scan`, from `matches` as they are, and
+ * takes back what it recorded (see Matches.takeLog), even when a window fails: returns what the
+ * share found and its jumps. The calling thread and the scan threads look at their shares so.
+ *
+ * @internal
+ */
+export async function rescanShare(matches: Matches, windows: Iterable<SeedSection>, scan: (window: SeedSection, onJump: JumpHandler) => Promise<void>): Promise<ShareResult> {
+  const jumps = new JumpLog();
+  matches.startLog();
+  let found: Float64Array;
+  try {
+    for (const window of windows) await scan(window, jumps.onJump);
+  } finally {
+    found = matches.takeLog();
+  }
+  return { found, jumps: jumps.array() };
+}
+
 /** The shares as a scan thread receives them: every window (from, to, …), and where each share's windows start (one more: the end). @internal */
 export function packShares(shares: readonly (readonly SeedSection[])[]): { windows: Float64Array; shareStarts: Int32Array } {
   const windows = new Float64Array(2 * shares.reduce((n, share) => n + share.length, 0));
@@ -63,6 +82,11 @@ export function packShares(shares: readonly (readonly SeedSection[])[]): { windo
   return { windows, shareStarts };
 }
 
+/** Share `s`'s windows, from what {@link packShares} made. @internal */
+export function* shareWindows({ windows, shareStarts }: { readonly windows: Float64Array; readonly shareStarts: Int32Array }, s: number): Generator<SeedSection> {
+  for (let w = shareStarts[s] as number; w < (shareStarts[s + 1] as number); w++) yield { from: windows[2 * w] as number, to: windows[2 * w + 1] as number };
+}
+
 /**
  * The results of the shares a thread looked at, packed for the reply: per share, its number,
  * the length of its finds, its finds, the length of its jumps, its jumps.
@@ -70,14 +94,18 @@ export function packShares(shares: readonly (readonly SeedSection[])[]): { windo
  * @internal
  */
 export function packShareResults(results: readonly (readonly [number, ShareResult])[]): Float64Array {
-  const out: number[] = [];
+  const out = new Float64Array(results.reduce((n, [, r]) => n + 3 + r.found.length + r.jumps.length, 0));
+  let i = 0;
   for (const [s, { found, jumps }] of results) {
-    out.push(s, found.length);
-    for (const v of found) out.push(v);
-    out.push(jumps.length);
-    for (const v of jumps) out.push(v);
+    out[i++] = s;
+    out[i++] = found.length;
+    out.set(found, i);
+    i += found.length;
+    out[i++] = jumps.length;
+    out.set(jumps, i);
+    i += jumps.length;
   }
-  return Float64Array.from(out);
+  return out;
 }
 
 /** Reads what {@link packShareResults} packed into `into`, by share number. @internal */

@@ -7,11 +7,11 @@ import { parentPort } from 'node:worker_threads';
 import { BlockIndex, WeakSumTable, type BlockIndexInit } from '@gosync/index';
 import { BlockCheck } from './block-check.js';
 import { Matches } from './matches.js';
-import { packShareResults, type ShareResult } from './rescan-shares.js';
+import { packShareResults, rescanShare, shareWindows, type ShareResult } from './rescan-shares.js';
 import { PairScanMemory } from './pair-scan-memory.js';
 import { ScanPrefilter } from './prefilter.js';
 import { scanBlocks, type SeedSection } from './scan.js';
-import { JumpLog, scanClaimed, scanSection, SectionBoard } from './section-scan.js';
+import { scanClaimed, scanSection, SectionBoard } from './section-scan.js';
 import { SeedReader } from './seed-reader.js';
 
 /**
@@ -159,14 +159,9 @@ async function rescan(job: ScanRescan): Promise<ScanReply> {
   prefilter.hold();
   const reader = await SeedReader.open(job.seed, job.seedId);
   try {
+    const ctx = { index, table, check, matches, prefilter, pairMemory };
     for (let s = board.claim(job.id); s >= 0; s = board.claim(job.id)) {
-      const jumps = new JumpLog();
-      const ctx = { index, table, check, matches, prefilter, pairMemory, onJump: jumps.onJump };
-      matches.startLog();
-      for (let w = job.shareStarts[s] as number; w < (job.shareStarts[s + 1] as number); w++) {
-        await scanBlocks(ctx, job.seedId, reader, { from: job.windows[2 * w] as number, to: job.windows[2 * w + 1] as number });
-      }
-      results.push([s, { found: matches.takeLog(), jumps: jumps.array() }]);
+      results.push([s, await rescanShare(matches, shareWindows(job, s), (window, onJump) => scanBlocks({ ...ctx, onJump }, job.seedId, reader, window))]);
     }
   } finally {
     await reader.close();

@@ -40,10 +40,9 @@ const SECTIONS_PER_SHARE = 3;
  * Cuts a seed into the sections of a parallel scan with `threads` threads: each section a
  * (3 × `threads`)-th of what is left ({@link SECTIONS_PER_SHARE}), on block boundaries, down to
  * {@link MIN_SECTION} ({@link MIN_SECTIONS_OF_SEED} for large seeds, a quarter of a thread's
- * share for small ones). Large sections first, so
- * that few are needed (each new section start may cost a block or two of reuse); small ones
- * last, so that the threads finish at nearly the same time whichever of them started late, was
- * slowed, or got the slower data. Depends only on its arguments, and with it the plan. On the
+ * share for small ones). Large sections first, so that few are needed (each new section start
+ * may cost a block or two of reuse); small ones last, so that the threads finish at nearly the
+ * same time whichever of them started late, was slowed, or got the slower data. Depends only on its arguments, and with it the plan. On the
  * 557 MB swc pair with 2 threads: 19 sections, from 93 MB down to 8.4 MB; 65.94 MB reused (one
  * thread: 65.86 MB). How much is reused moves by a few tenths of a megabyte with the layout,
  * either way: a sixth of what is left gave 65.94 MB, a quarter 65.43 MB, a half 65.90 MB.
@@ -104,6 +103,13 @@ export class SectionBoard {
   /** Which thread claimed section `i` (−1: nobody yet). */
   owner(i: number): number {
     return Atomics.load(this.#claims, i) - 1;
+  }
+
+  /** The threads other than the calling one (0) that claimed a section, each once. */
+  otherOwners(): number[] {
+    const owners = new Set<number>();
+    for (let i = 0; i < this.#claims.length; i++) owners.add(this.owner(i));
+    return [...owners].filter((t) => t > 0);
   }
 
   /** The calling thread starts. */

@@ -11,10 +11,10 @@ export const PIECE: number = 2 << 20;
 
 /**
  * Reads up to this long are done on the calling thread (a small read-ahead too: it is done
- * before the piece before it is handed over). Such a copy takes microseconds; handing it to libuv's thread pool and back costs more, and far more while
- * the cores are busy: during the re-scans that end a parallel scan (two threads scanning, V8
- * compiling and collecting beside them), reads of 8–36 KiB took 3–6 ms each, and one of 750 KiB
- * 15 ms, waiting for a core.
+ * before the piece before it is handed over). Such a copy takes microseconds; handing it to
+ * libuv's thread pool and back costs more, and far more while the cores are busy: during the
+ * re-scans that end a parallel scan (two threads scanning, V8 compiling and collecting beside
+ * them), reads of 8–36 KiB took 3–6 ms each, and one of 750 KiB 15 ms, waiting for a core.
  */
 const READ_HERE_MAX = 256 << 10;
 
